@@ -1,0 +1,111 @@
+// Package events is the only definition of the wire format between services: the event envelope, the
+// order event types and their data, the PlaceOrder command, and the request hash both sides compute.
+package events
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Event types. They are part of the wire contract: never derive them from Go names, never rename them.
+const (
+	OrderCreated   = "order.created"
+	OrderConfirmed = "order.confirmed"
+	OrderCanceled  = "order.canceled"
+	OrderRejected  = "order.rejected"
+)
+
+// Aggregate types.
+const (
+	AggregateOrder        = "order"
+	AggregateOrderRequest = "order_request"
+)
+
+// SchemaVersion is the version of the envelope and data layout written by this code.
+const SchemaVersion = 1
+
+// Envelope is every event on the wire.
+type Envelope struct {
+	EventID          string          `json:"event_id"`
+	Type             string          `json:"type"`
+	SchemaVersion    int             `json:"schema_version"`
+	AggregateType    string          `json:"aggregate_type"`
+	AggregateID      string          `json:"aggregate_id"`
+	AggregateVersion int             `json:"aggregate_version"`
+	OccurredAt       time.Time       `json:"occurred_at"`
+	CorrelationID    string          `json:"correlation_id"`
+	Data             json.RawMessage `json:"data"`
+}
+
+// Item is one line of an order snapshot.
+type Item struct {
+	ProductID      int64 `json:"product_id"`
+	Qty            int   `json:"qty"`
+	UnitPriceCents int64 `json:"unit_price_cents"`
+	SubtotalCents  int64 `json:"subtotal_cents"`
+}
+
+// Order is the full order snapshot carried by order.created, order.confirmed and order.canceled.
+type Order struct {
+	ID          int64      `json:"id"`
+	CustomerID  int64      `json:"customer_id"`
+	Status      string     `json:"status"`
+	TotalCents  int64      `json:"total_cents"`
+	Items       []Item     `json:"items"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedAt *time.Time `json:"confirmed_at"`
+	CanceledAt  *time.Time `json:"canceled_at"`
+}
+
+// Error is a business error as carried in events and order requests.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details []any  `json:"details,omitempty"`
+}
+
+// Rejected is the data of order.rejected: a PlaceOrder that failed for a business reason. No order
+// exists; the aggregate is the order request, keyed by its idempotency key.
+type Rejected struct {
+	IdempotencyKey string     `json:"idempotency_key"`
+	RequestHash    string     `json:"request_hash"`
+	CustomerID     int64      `json:"customer_id"`
+	Items          []LineItem `json:"items"`
+	Error          Error      `json:"error"`
+}
+
+// NewOrderEvent builds the envelope of an order event at version v of order o.
+func NewOrderEvent(typ string, o Order, version int, correlationID string, at time.Time) (Envelope, error) {
+	return New(typ, AggregateOrder, strconv.FormatInt(o.ID, 10), version, correlationID, o, at)
+}
+
+// New builds an envelope with a fresh event id.
+func New(typ, aggregateType, aggregateID string, version int, correlationID string, data any, at time.Time) (Envelope, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("encode %s data: %w", typ, err)
+	}
+	return Envelope{
+		EventID:          NewID(),
+		Type:             typ,
+		SchemaVersion:    SchemaVersion,
+		AggregateType:    aggregateType,
+		AggregateID:      aggregateID,
+		AggregateVersion: version,
+		OccurredAt:       at.UTC(),
+		CorrelationID:    correlationID,
+		Data:             b,
+	}, nil
+}
+
+// NewID returns a random (version 4) UUID string.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/logging"
+)
+
+// CorrelationHeader carries the correlation id between clients and services.
+const CorrelationHeader = "X-Correlation-Id"
+
+// ValidCorrelationID reports whether id may be carried as given: 1..128 visible ASCII characters.
+func ValidCorrelationID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// Middleware returns the stack every service puts in front of its routes: correlation id (taken from the
+// request or generated, echoed back), a logger in the context, panic recovery and one log line per request.
+func Middleware(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			id := r.Header.Get(CorrelationHeader)
+			if !ValidCorrelationID(id) {
+				id = uuid.NewString()
+			}
+			w.Header().Set(CorrelationHeader, id)
+			ctx := logging.WithCorrelationID(logging.WithLogger(r.Context(), log), id)
+			r = r.WithContext(ctx)
+			rec := &statusRecorder{ResponseWriter: w}
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					err := apperr.ErrInternal.Wrap(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+					if rec.status == 0 {
+						Error(rec, r, err)
+					} else {
+						logging.FromContext(ctx).Error("panic after response started", "error", err.Error())
+					}
+				}
+				route := r.URL.Path
+				if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+					route = rc.RoutePattern()
+				}
+				logging.FromContext(ctx).Info("request",
+					"method", r.Method,
+					"route", route,
+					"status", rec.code(),
+					"bytes", rec.bytes,
+					"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				)
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// NewRouter returns a chi router with the common middleware and JSON 404/405 answers.
+func NewRouter(log *slog.Logger) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(Middleware(log))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { Error(w, r, apperr.ErrRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { Error(w, r, apperr.ErrMethodNotAllowed) })
+	return r
+}
+
+// Context returns a context for background work that keeps the request's logger and correlation id.
+func Context(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
