@@ -2,6 +2,7 @@
 //
 //	dbtool migrate [customers|orders|reporting ...]
 //	dbtool seed    [customers|orders|reporting ...]
+//	dbtool setup   [customers|orders|reporting ...]   (migrate, then seed)
 //
 // It connects with the DB_* variables (DB_NAME is ignored: each database is named for its service).
 package main
@@ -31,8 +32,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) >= 1 && args[0] == "setup" {
+		if err := run(ctx, append([]string{"migrate"}, args[1:]...), getenv, stdout); err != nil {
+			return err
+		}
+		return run(ctx, append([]string{"seed"}, args[1:]...), getenv, stdout)
+	}
 	if len(args) < 1 || (args[0] != "migrate" && args[0] != "seed") {
-		return fmt.Errorf("usage: dbtool migrate|seed [%v ...]", db.Names)
+		return fmt.Errorf("usage: dbtool migrate|seed|setup [%v ...]", db.Names)
 	}
 	names := args[1:]
 	if len(names) == 0 {
