@@ -1,0 +1,181 @@
+// Package apigw adapts API Gateway REST (v1) proxy events to net/http, so the same http.Handler serves
+// AWS Lambda, a local HTTP server and tests.
+package apigw
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Handler returns a Lambda handler that serves each API Gateway proxy event with h. It never returns a Go
+// error: Lambda would turn one into a 502 from API Gateway, so every outcome, a malformed event or a panic
+// included, is an HTTP response.
+func Handler(h http.Handler, log *slog.Logger) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, _ error) {
+		r, err := Request(ctx, ev)
+		if err != nil {
+			log.Warn("malformed proxy event", "error", err.Error(), "path", ev.Path)
+			return failure(http.StatusBadRequest, "BAD_REQUEST", "malformed request"), nil
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				resp = failure(http.StatusInternalServerError, "INTERNAL", "internal error")
+			}
+		}()
+		w := NewResponseWriter()
+		h.ServeHTTP(w, r)
+		return w.Response(), nil
+	}
+}
+
+// Request builds the *http.Request an API Gateway REST proxy event stands for. Multi-value headers and
+// query parameters win over their single-value forms (API Gateway sends both); a base64 body is decoded.
+func Request(ctx context.Context, ev events.APIGatewayProxyRequest) (*http.Request, error) {
+	path := ev.Path
+	if path == "" {
+		path = ev.RequestContext.Path
+	}
+	if path == "" {
+		path = "/"
+	}
+	u := &url.URL{Path: path}
+	q := url.Values{}
+	if len(ev.MultiValueQueryStringParameters) > 0 {
+		for k, vs := range ev.MultiValueQueryStringParameters {
+			q[k] = append([]string(nil), vs...)
+		}
+	} else {
+		for k, v := range ev.QueryStringParameters {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return nil, fmt.Errorf("decode base64 body: %w", err)
+		}
+		body = b
+	}
+	method := ev.HTTPMethod
+	if method == "" {
+		method = ev.RequestContext.HTTPMethod
+	}
+	r, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if len(ev.MultiValueHeaders) > 0 {
+		for k, vs := range ev.MultiValueHeaders {
+			for _, v := range vs {
+				r.Header.Add(k, v)
+			}
+		}
+	} else {
+		for k, v := range ev.Headers {
+			r.Header.Set(k, v)
+		}
+	}
+	r.Host = r.Header.Get("Host")
+	if r.Host == "" {
+		r.Host = ev.RequestContext.DomainName
+	}
+	r.URL.Host = r.Host
+	r.RequestURI = u.RequestURI()
+	r.RemoteAddr = ev.RequestContext.Identity.SourceIP
+	r.ContentLength = int64(len(body))
+	return r, nil
+}
+
+// ResponseWriter records a response for an API Gateway proxy result.
+type ResponseWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+// NewResponseWriter returns an empty ResponseWriter.
+func NewResponseWriter() *ResponseWriter { return &ResponseWriter{header: http.Header{}} }
+
+// Header returns the response headers.
+func (w *ResponseWriter) Header() http.Header { return w.header }
+
+// WriteHeader records the status; like net/http, only the first call counts.
+func (w *ResponseWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+// Write appends to the body, implying 200 when no status was written.
+func (w *ResponseWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// Response returns the recorded response. A handler that wrote nothing answers 200 with an empty body.
+// Text-like bodies travel as they are; anything else is base64-encoded, as API Gateway expects.
+func (w *ResponseWriter) Response() events.APIGatewayProxyResponse {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	resp := events.APIGatewayProxyResponse{
+		StatusCode:        status,
+		Headers:           map[string]string{},
+		MultiValueHeaders: map[string][]string{},
+	}
+	for k, vs := range w.header {
+		if len(vs) == 0 {
+			continue
+		}
+		resp.MultiValueHeaders[k] = append([]string(nil), vs...)
+		resp.Headers[k] = strings.Join(vs, ",")
+	}
+	if w.body.Len() == 0 {
+		return resp
+	}
+	if textual(w.header.Get("Content-Type")) {
+		resp.Body = w.body.String()
+	} else {
+		resp.Body = base64.StdEncoding.EncodeToString(w.body.Bytes())
+		resp.IsBase64Encoded = true
+	}
+	return resp
+}
+
+func textual(contentType string) bool {
+	if contentType == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/yaml" ||
+		mt == "application/javascript" || mt == "application/x-www-form-urlencoded"
+}
+
+func failure(status int, code, msg string) events.APIGatewayProxyResponse {
+	body := fmt.Sprintf(`{"success":false,"error":{"code":%q,"message":%q}}`, code, msg)
+	return events.APIGatewayProxyResponse{
+		StatusCode:        status,
+		Headers:           map[string]string{"Content-Type": "application/json"},
+		MultiValueHeaders: map[string][]string{"Content-Type": {"application/json"}},
+		Body:              body,
+	}
+}

@@ -1,0 +1,259 @@
+package orchestrator_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/lambda/orchestrator"
+)
+
+// call sends body to the handler and decodes the answer.
+func call(t *testing.T, h http.Handler, path, body string, header map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("decode answer: %v", err)
+	}
+	return resp, out
+}
+
+func newHandler(t *testing.T, customers, orders string, logs io.Writer) http.Handler {
+	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
+	cfg := orchestrator.Config{
+		CustomersBase: customers, OrdersBase: orders, ServiceToken: "tok",
+		WaitTimeout: 2 * time.Second, UpstreamTimeout: time.Second,
+	}
+	// No publisher: every case here ends before a command would be sent.
+	return orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.NewJSONHandler(logs, nil)))
+}
+
+func TestValidation(t *testing.T) {
+	h := newHandler(t, "http://127.0.0.1:1", "http://127.0.0.1:1", nil)
+	long := strings.Repeat("k", 256)
+	tooMany := `[` + strings.TrimSuffix(strings.Repeat(`{"product_id":1,"qty":1},`, 101), ",") + `]`
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+		fields     []string
+	}{
+		{"empty object", `{}`, 400, "VALIDATION_FAILED", []string{"customer_id", "items", "idempotency_key"}},
+		{"bad qty and product", `{"customer_id":1,"items":[{"product_id":0,"qty":0},{"product_id":2,"qty":10001}],"idempotency_key":"k"}`, 400, "VALIDATION_FAILED", []string{"items[0].product_id", "items[0].qty", "items[1].qty"}},
+		{"too many items", `{"customer_id":1,"items":` + tooMany + `,"idempotency_key":"k"}`, 400, "VALIDATION_FAILED", []string{"items"}},
+		{"key too long", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"` + long + `"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"key with a space", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"a b"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"key not ASCII", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"clé"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"bad correlation id", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"k","correlation_id":""}`, 400, "VALIDATION_FAILED", []string{"correlation_id"}},
+		{"unknown field", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"k","extra":1}`, 400, "VALIDATION_FAILED", []string{"extra"}},
+		{"wrong type", `{"customer_id":"1","items":[{"product_id":1,"qty":1}],"idempotency_key":"k"}`, 400, "VALIDATION_FAILED", []string{"customer_id"}},
+		{"malformed", `{"customer_id":1,`, 400, "INVALID_JSON", nil},
+		{"trailing data", `{"customer_id":1} {}`, 400, "INVALID_JSON", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, out := call(t, h, orchestrator.StagePath, tc.body, map[string]string{"X-Correlation-Id": "corr-validation"})
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status: got %d, want %d (%v)", resp.StatusCode, tc.status, out)
+			}
+			if out["success"] != false || out["correlationId"] != "corr-validation" {
+				t.Errorf("envelope: got success=%v correlationId=%v, want false corr-validation", out["success"], out["correlationId"])
+			}
+			e, _ := out["error"].(map[string]any)
+			if e["code"] != tc.code {
+				t.Errorf("code: got %v, want %s", e["code"], tc.code)
+			}
+			var fields []string
+			for _, d := range asSlice(e["details"]) {
+				fields = append(fields, d.(map[string]any)["field"].(string))
+			}
+			if !reflect.DeepEqual(fields, tc.fields) {
+				t.Errorf("fields: got %q, want %q", fields, tc.fields)
+			}
+		})
+	}
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+func TestContentTypeAndRoutes(t *testing.T) {
+	h := newHandler(t, "http://127.0.0.1:1", "http://127.0.0.1:1", nil)
+	req := httptest.NewRequest(http.MethodPost, orchestrator.Path, strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "text/plain")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnsupportedMediaType || !strings.Contains(rec.Body.String(), `"UNSUPPORTED_MEDIA_TYPE"`) {
+		t.Errorf("text/plain: got %d %s, want 415 UNSUPPORTED_MEDIA_TYPE", rec.Code, rec.Body)
+	}
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, orchestrator.StagePath, nil))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != http.MethodPost {
+		t.Errorf("GET: got %d Allow=%q, want 405 Allow=POST", rec.Code, rec.Header().Get("Allow"))
+	}
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	if want := `{"checks":{},"service":"orchestrator","status":"ok"}`; rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("health: got %d %s, want 200 %s", rec.Code, rec.Body, want)
+	}
+}
+
+// recording is a stand-in upstream that records request paths and headers and answers with a fixed reply.
+type recording struct {
+	mu      sync.Mutex
+	paths   []string
+	headers []http.Header
+	status  int
+	body    string
+}
+
+func (r *recording) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.paths = append(r.paths, req.URL.EscapedPath())
+	r.headers = append(r.headers, req.Header.Clone())
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.status)
+	_, _ = io.WriteString(w, r.body)
+}
+
+// TestBaseURLs is the regression test for the path-doubling bug (".../dev/orders/orders"): bases with and
+// without a trailing slash and with a stage prefix all reach exactly the internal route.
+func TestBaseURLs(t *testing.T) {
+	for _, suffix := range []string{"", "/", "/dev", "/dev/"} {
+		t.Run("base"+suffix, func(t *testing.T) {
+			cust := &recording{status: 200, body: `{"id":7,"name":"ACME","email":"a@acme.test","phone":null,"created_at":"2026-01-01T00:00:00Z"}`}
+			ord := &recording{status: 200, body: `{"idempotency_key":"k/1 ?%","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"INSUFFICIENT_STOCK","message":"not enough stock","details":[{"product_id":1,"requested":3,"available":2}]}}`}
+			srvC, srvO := httptest.NewServer(cust), httptest.NewServer(ord)
+			defer srvC.Close()
+			defer srvO.Close()
+			var logs bytes.Buffer
+			h := newHandler(t, srvC.URL+suffix, srvO.URL+suffix, &logs)
+
+			resp, out := call(t, h, orchestrator.Path, `{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k/1?%","correlation_id":"corr-base"}`, nil)
+			if resp.StatusCode != http.StatusConflict {
+				t.Fatalf("status: got %d, want 409 (%v)", resp.StatusCode, out)
+			}
+			want := map[string]any{"success": false, "correlationId": "corr-base", "error": map[string]any{
+				"code": "INSUFFICIENT_STOCK", "message": "not enough stock",
+				"details": []any{map[string]any{"product_id": 1.0, "requested": 3.0, "available": 2.0}},
+			}}
+			if !reflect.DeepEqual(out, want) {
+				t.Errorf("body:\ngot  %v\nwant %v", out, want)
+			}
+			prefix := strings.TrimSuffix(suffix, "/")
+			if got := cust.paths; !reflect.DeepEqual(got, []string{prefix + "/internal/customers/7"}) {
+				t.Errorf("customers-api paths: got %q, want [%s/internal/customers/7]", got, prefix)
+			}
+			if got := ord.paths; !reflect.DeepEqual(got, []string{prefix + "/internal/order-requests/k%2F1%3F%25"}) {
+				t.Errorf("orders-api paths: got %q, want [%s/internal/order-requests/k%%2F1%%3F%%25]", got, prefix)
+			}
+			for _, hd := range append(cust.headers, ord.headers...) {
+				if hd.Get("Authorization") != "Bearer tok" || hd.Get("X-Correlation-Id") != "corr-base" {
+					t.Errorf("upstream headers: Authorization=%q X-Correlation-Id=%q, want Bearer tok and corr-base", hd.Get("Authorization"), hd.Get("X-Correlation-Id"))
+				}
+			}
+			if resp.Header.Get("X-Correlation-Id") != "corr-base" {
+				t.Errorf("X-Correlation-Id: got %q, want corr-base", resp.Header.Get("X-Correlation-Id"))
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], `"correlation_id":"corr-base"`) || !strings.Contains(lines[0], `"status":409`) {
+				t.Errorf("log: got %q, want one request line with correlation_id corr-base and status 409", lines)
+			}
+		})
+	}
+}
+
+var hash7 = events.RequestHash(7, []events.LineItem{{ProductID: 1, Qty: 3}})
+
+func TestUpstreamAnswers(t *testing.T) {
+	customer := `{"id":7,"name":"ACME","email":"a@acme.test","phone":"+1-555","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
+	confirmed := `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"CONFIRMED","order":{"id":42,"customer_id":7,"status":"CONFIRMED","total_cents":300,"items":[{"product_id":1,"qty":3,"unit_price_cents":100,"subtotal_cents":300}],"created_at":"2026-11-30T10:00:00.5Z","confirmed_at":"2026-11-30T10:00:01Z","canceled_at":null}}`
+	cases := []struct {
+		name       string
+		custStatus int
+		custBody   string
+		ordStatus  int
+		ordBody    string
+		status     int
+		want       string
+		ordCalls   int
+	}{
+		{"unknown customer", 404, `{"error":{"code":"CUSTOMER_NOT_FOUND","message":"customer not found"}}`, 200, confirmed, 404,
+			`{"success":false,"correlationId":"c1","error":{"code":"CUSTOMER_NOT_FOUND","message":"customer not found"}}`, 0},
+		{"customers-api failing", 500, `{"error":{"code":"INTERNAL","message":"internal error"}}`, 200, confirmed, 503,
+			`{"success":false,"correlationId":"c1","error":{"code":"CUSTOMERS_UNAVAILABLE","message":"customers service is unavailable, retry later"}}`, 0},
+		{"already confirmed", 200, customer, 200, confirmed, 201,
+			`{"success":true,"correlationId":"c1","data":{"customer":{"id":7,"name":"ACME","email":"a@acme.test","phone":"+1-555"},"order":{"id":42,"status":"CONFIRMED","total_cents":300,"items":[{"product_id":1,"qty":3,"unit_price_cents":100,"subtotal_cents":300}],"created_at":"2026-11-30T10:00:00.5Z","confirmed_at":"2026-11-30T10:00:01Z"}}}`, 1},
+		{"key used for another body", 200, customer, 200, strings.Replace(confirmed, hash7, strings.Repeat("0", 64), 1), 422,
+			`{"success":false,"correlationId":"c1","error":{"code":"IDEMPOTENCY_KEY_REUSED","message":"idempotency_key was already used with a different request"}}`, 1},
+		{"orders-api failing", 200, customer, 503, `{}`, 503,
+			`{"success":false,"correlationId":"c1","error":{"code":"ORDERS_UNAVAILABLE","message":"orders service is unavailable, retry later"}}`, 1},
+		{"rejected unknown product", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"PRODUCT_NOT_FOUND","message":"product 1 not found"}}`, 404,
+			`{"success":false,"correlationId":"c1","error":{"code":"PRODUCT_NOT_FOUND","message":"product 1 not found"}}`, 1},
+		{"still processing until the deadline", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"PROCESSING"}`, 202,
+			`{"success":true,"correlationId":"c1","data":{"status":"PENDING","idempotency_key":"k"}}`, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cust := &recording{status: tc.custStatus, body: tc.custBody}
+			ord := &recording{status: tc.ordStatus, body: tc.ordBody}
+			srvC, srvO := httptest.NewServer(cust), httptest.NewServer(ord)
+			defer srvC.Close()
+			defer srvO.Close()
+			cfg := orchestrator.Config{
+				CustomersBase: srvC.URL, OrdersBase: srvO.URL + "/", ServiceToken: "tok",
+				WaitTimeout: 300 * time.Millisecond, UpstreamTimeout: time.Second,
+			}
+			h := orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.DiscardHandler))
+			req := httptest.NewRequest(http.MethodPost, orchestrator.StagePath, strings.NewReader(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Correlation-Id", "c1")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status || strings.TrimSpace(rec.Body.String()) != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", rec.Code, rec.Body, tc.status, tc.want)
+			}
+			switch n := len(ord.paths); {
+			case tc.ordCalls >= 0 && n != tc.ordCalls:
+				t.Errorf("orders-api calls: got %d, want %d", n, tc.ordCalls)
+			case tc.ordCalls < 0 && n < 2:
+				t.Errorf("orders-api calls: got %d, want the first look-up and at least one poll", n)
+			}
+		})
+	}
+}
+
+func TestCustomersUnreachable(t *testing.T) {
+	// A closed listener: connection refused, the way a stopped customers-api looks.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close()
+	h := newHandler(t, base, base, nil)
+	resp, out := call(t, h, orchestrator.Path, `{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k","correlation_id":"c2"}`, nil)
+	want := map[string]any{"success": false, "correlationId": "c2", "error": map[string]any{"code": "CUSTOMERS_UNAVAILABLE", "message": "customers service is unavailable, retry later"}}
+	if resp.StatusCode != http.StatusServiceUnavailable || !reflect.DeepEqual(out, want) {
+		t.Errorf("got %d %v, want 503 %v", resp.StatusCode, out, want)
+	}
+}

@@ -1,0 +1,257 @@
+// Package orchestrator is the create-and-confirm endpoint: it validates the customer synchronously, hands
+// the order to orders-api as a PlaceOrder command on SQS, and waits for the final answer. It is a plain
+// net/http handler; cmd/lambda serves it behind API Gateway, cmd/local on a local port.
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/web"
+)
+
+// Paths the endpoint answers on: API Gateway passes the path with or without its stage prefix depending on
+// how the API is reached, and the local runner mirrors the deployed URL.
+const (
+	Path      = "/orchestrator/create-and-confirm-order"
+	StagePath = "/dev" + Path
+)
+
+// Message metadata (SQS message attributes) of a PlaceOrder; orders-worker reads the same keys.
+const (
+	MetaCorrelationID  = "correlation_id"
+	MetaIdempotencyKey = "idempotency_key"
+)
+
+// Handler serves create-and-confirm.
+type Handler struct {
+	cfg Config
+	up  upstream
+	pub message.Publisher
+	now func() time.Time
+}
+
+// New returns the handler. pub publishes PlaceOrder commands to the queue named cfg.Queue; client makes the
+// calls to customers-api and orders-api (nil means a default client).
+func New(cfg Config, pub message.Publisher, client *http.Client) *Handler {
+	cfg = cfg.withDefaults()
+	if client == nil {
+		client = &http.Client{Transport: http.DefaultTransport}
+	}
+	return &Handler{
+		cfg: cfg,
+		up: upstream{
+			client:    client,
+			customers: cfg.CustomersBase,
+			orders:    cfg.OrdersBase,
+			token:     cfg.ServiceToken,
+			timeout:   cfg.UpstreamTimeout,
+		},
+		pub: pub,
+		now: time.Now,
+	}
+}
+
+// Routes returns the whole HTTP surface: create-and-confirm on both paths and GET /health.
+func Routes(h *Handler, log *slog.Logger) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware(log))
+	r.Post(Path, h.CreateAndConfirm)
+	r.Post(StagePath, h.CreateAndConfirm)
+	r.Get("/health", web.Health("orchestrator", nil))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { respondError(w, r, apperr.ErrRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		respondError(w, r, apperr.ErrMethodNotAllowed)
+	})
+	return r
+}
+
+// CreateAndConfirm is POST /orchestrator/create-and-confirm-order.
+func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	var req CreateRequest
+	if err := web.Decode(w, r, &req); err != nil {
+		respondError(w, r, err)
+		return
+	}
+	if req.CorrelationID != nil && web.ValidCorrelationID(*req.CorrelationID) {
+		// The body's correlation id wins over the header's: it is the documented way to pass one.
+		r = r.WithContext(setCorrelationID(r.Context(), *req.CorrelationID))
+		w.Header().Set(web.CorrelationHeader, *req.CorrelationID)
+	}
+	annotate(r.Context(), "idempotency_key", req.IdempotencyKey, "customer_id", req.CustomerID)
+	if err := req.Validate(); err != nil {
+		respondError(w, r, err)
+		return
+	}
+	status, data, err := h.run(r.Context(), req, h.deadline(r.Context(), start))
+	if err != nil {
+		respondError(w, r, err)
+		return
+	}
+	respond(w, r, status, data)
+}
+
+// deadline is when waiting stops: ORDER_WAIT_TIMEOUT after the request began, but never later than the
+// invocation's own deadline minus a margin to write the answer.
+func (h *Handler) deadline(ctx context.Context, start time.Time) time.Time {
+	d := start.Add(h.cfg.WaitTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Add(-h.cfg.Margin).Before(d) {
+		d = cd.Add(-h.cfg.Margin)
+	}
+	return d
+}
+
+// Answer is the data of a 201: the customer and the confirmed order.
+type Answer struct {
+	Customer Customer `json:"customer"`
+	Order    Order    `json:"order"`
+}
+
+// Order is the order part of a 201 answer.
+type Order struct {
+	ID          int64         `json:"id"`
+	Status      string        `json:"status"`
+	TotalCents  int64         `json:"total_cents"`
+	Items       []events.Item `json:"items"`
+	CreatedAt   time.Time     `json:"created_at"`
+	ConfirmedAt *time.Time    `json:"confirmed_at"`
+}
+
+// Pending is the data of a 202: the request is accepted and still being processed.
+type Pending struct {
+	Status         string `json:"status"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time) (int, any, error) {
+	cust, err := h.up.Customer(ctx, req.CustomerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	hash := events.RequestHash(req.CustomerID, req.Items)
+
+	known, found, err := h.up.OrderRequest(ctx, req.IdempotencyKey)
+	if err != nil {
+		return 0, nil, err
+	}
+	if found {
+		if known.RequestHash != hash {
+			return 0, nil, ErrKeyReused
+		}
+		if known.final() {
+			annotate(ctx, "replayed", true)
+			return final(cust, known)
+		}
+	}
+	// A request orders-api already holds as PROCESSING with this body is on the queue already: sending it
+	// again would only add work. Anything else (unknown) is sent; the worker makes a duplicate harmless.
+	if !found {
+		if err := h.send(ctx, req, hash); err != nil {
+			return 0, nil, err
+		}
+	}
+	return h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
+}
+
+func (h *Handler) send(ctx context.Context, req CreateRequest, hash string) error {
+	cmd := events.PlaceOrder{
+		IdempotencyKey: req.IdempotencyKey,
+		RequestHash:    hash,
+		CustomerID:     req.CustomerID,
+		Items:          events.MergeItems(req.Items),
+		CorrelationID:  logging.CorrelationID(ctx),
+		RequestedAt:    h.now().UTC(),
+	}
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return apperr.ErrInternal.Wrap(fmt.Errorf("encode PlaceOrder: %w", err))
+	}
+	msg := message.NewMessage(watermill.NewUUID(), body)
+	msg.Metadata.Set(MetaCorrelationID, cmd.CorrelationID)
+	msg.Metadata.Set(MetaIdempotencyKey, cmd.IdempotencyKey)
+	msg.SetContext(ctx)
+	if err := h.pub.Publish(h.cfg.Queue, msg); err != nil {
+		return ErrQueueUnavailable.Wrap(fmt.Errorf("send PlaceOrder: %w", err))
+	}
+	annotate(ctx, "sent", true)
+	return nil
+}
+
+// wait polls orders-api until the request is final or the deadline passes. Failed polls are retried: the
+// command is on the queue, so orders-api being briefly unreachable only delays the answer.
+func (h *Handler) wait(ctx context.Context, key, hash string, cust Customer, deadline time.Time) (int, any, error) {
+	b := backoff{initial: h.cfg.PollInitial, max: h.cfg.PollMax}
+	for polls := 1; ; polls++ {
+		// A poll may run into the margin, never past half of it: the answer still has to be written.
+		pctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
+		r, found, err := h.up.OrderRequest(pctx, key)
+		cancel()
+		switch {
+		case err != nil:
+			logging.FromContext(ctx).Warn("poll order request failed", "error", err.Error())
+		case found && r.RequestHash != hash:
+			return 0, nil, ErrKeyReused
+		case found && r.final():
+			annotate(ctx, "polls", polls)
+			return final(cust, r)
+		}
+		left := deadline.Sub(h.now())
+		if left <= 0 {
+			annotate(ctx, "polls", polls)
+			return pending(key)
+		}
+		t := time.NewTimer(min(b.next(), left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			annotate(ctx, "polls", polls)
+			return pending(key)
+		case <-t.C:
+		}
+	}
+}
+
+func pending(key string) (int, any, error) {
+	return http.StatusAccepted, Pending{Status: "PENDING", IdempotencyKey: key}, nil
+}
+
+func final(cust Customer, r orderRequest) (int, any, error) {
+	if r.Status == StatusRejected {
+		return 0, nil, rejection(r.Error)
+	}
+	if r.Order == nil {
+		return 0, nil, apperr.ErrInternal.Wrap(fmt.Errorf("confirmed order request %q carries no order", r.IdempotencyKey))
+	}
+	o := r.Order
+	items := o.Items
+	if items == nil {
+		items = []events.Item{}
+	}
+	return http.StatusCreated, Answer{
+		Customer: cust,
+		Order: Order{
+			ID:          o.ID,
+			Status:      o.Status,
+			TotalCents:  o.TotalCents,
+			Items:       items,
+			CreatedAt:   o.CreatedAt,
+			ConfirmedAt: o.ConfirmedAt,
+		},
+	}, nil
+}
+
+func newCorrelationID() string { return uuid.NewString() }

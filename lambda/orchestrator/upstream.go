@@ -1,0 +1,149 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/web"
+)
+
+// Errors of the orchestrator's own making; business errors of a rejected request come from orders-api.
+var (
+	ErrCustomerNotFound     = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
+	ErrCustomersUnavailable = apperr.Unavailable("CUSTOMERS_UNAVAILABLE", "customers service is unavailable, retry later")
+	ErrOrdersUnavailable    = apperr.Unavailable("ORDERS_UNAVAILABLE", "orders service is unavailable, retry later")
+	ErrQueueUnavailable     = apperr.Unavailable("QUEUE_UNAVAILABLE", "order queue is unavailable, retry later")
+	ErrKeyReused            = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "idempotency_key was already used with a different request")
+)
+
+// Request statuses reported by orders-api for a PlaceOrder.
+const (
+	StatusProcessing = "PROCESSING"
+	StatusConfirmed  = "CONFIRMED"
+	StatusRejected   = "REJECTED"
+)
+
+// Customer is the customer part of a 201 answer.
+type Customer struct {
+	ID    int64   `json:"id"`
+	Name  string  `json:"name"`
+	Email string  `json:"email"`
+	Phone *string `json:"phone"`
+}
+
+// orderRequest is orders-api's GET /internal/order-requests/{key}.
+type orderRequest struct {
+	IdempotencyKey string        `json:"idempotency_key"`
+	RequestHash    string        `json:"request_hash"`
+	Status         string        `json:"status"`
+	Order          *events.Order `json:"order"`
+	Error          *events.Error `json:"error"`
+}
+
+func (r orderRequest) final() bool { return r.Status == StatusConfirmed || r.Status == StatusRejected }
+
+// upstream calls customers-api and orders-api: bearer token, forwarded correlation id, bounded time.
+type upstream struct {
+	client    *http.Client
+	customers string
+	orders    string
+	token     string
+	timeout   time.Duration
+}
+
+// get fetches url into v; it returns the status, and an error only when no usable answer came back.
+func (u upstream) get(ctx context.Context, url string, v any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+u.token)
+	req.Header.Set("Accept", "application/json")
+	if id := logging.CorrelationID(ctx); id != "" {
+		req.Header.Set(web.CorrelationHeader, id)
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read %s: %w", url, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s: %w", url, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Customer returns the customer with id: 404 CUSTOMER_NOT_FOUND, or 503 when customers-api cannot answer.
+func (u upstream) Customer(ctx context.Context, id int64) (Customer, error) {
+	url, err := web.JoinURL(u.customers, "internal", "customers", strconv.FormatInt(id, 10))
+	if err != nil {
+		return Customer{}, apperr.ErrInternal.Wrap(err)
+	}
+	var c Customer
+	status, err := u.get(ctx, url, &c)
+	switch {
+	case err != nil:
+		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: %w", id, err))
+	case status == http.StatusOK:
+		return c, nil
+	case status == http.StatusNotFound:
+		return Customer{}, ErrCustomerNotFound
+	default:
+		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: status %d", id, status))
+	}
+}
+
+// OrderRequest returns orders-api's record of the request with key; found is false when it has none.
+func (u upstream) OrderRequest(ctx context.Context, key string) (r orderRequest, found bool, err error) {
+	url, err := web.JoinURL(u.orders, "internal", "order-requests", key)
+	if err != nil {
+		return orderRequest{}, false, apperr.ErrInternal.Wrap(err)
+	}
+	status, err := u.get(ctx, url, &r)
+	switch {
+	case err != nil:
+		return orderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: %w", err))
+	case status == http.StatusOK:
+		return r, true, nil
+	case status == http.StatusNotFound:
+		return orderRequest{}, false, nil
+	default:
+		return orderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: status %d", status))
+	}
+}
+
+// rejection turns the error orders-api recorded for a rejected request into the answer's error, with the
+// status a client of the REST API would have seen for the same failure.
+func rejection(e *events.Error) *apperr.Error {
+	if e == nil {
+		return apperr.ErrInternal.Wrap(fmt.Errorf("rejected order request carries no error"))
+	}
+	var out *apperr.Error
+	switch e.Code {
+	case "CUSTOMER_NOT_FOUND", "PRODUCT_NOT_FOUND":
+		out = apperr.NotFound(e.Code, e.Message)
+	case "INSUFFICIENT_STOCK":
+		out = apperr.Conflict(e.Code, e.Message)
+	case "VALIDATION_FAILED":
+		out = apperr.Invalid(e.Code, e.Message)
+	default:
+		out = apperr.Unprocessable(e.Code, e.Message)
+	}
+	return out.WithDetails(e.Details...)
+}
