@@ -1,0 +1,231 @@
+// Package customer holds the customer domain: what a valid customer is, how a partial update applies,
+// and the use cases of customers-api. It knows nothing of HTTP or SQL.
+package customer
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/b2b/backoffice/internal/apperr"
+)
+
+// Errors with stable codes.
+var (
+	ErrNotFound   = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
+	ErrEmailTaken = apperr.Conflict("EMAIL_TAKEN", "email is already registered to another customer")
+)
+
+// Limits of the customer fields.
+const (
+	MaxNameLen   = 200
+	MaxEmailLen  = 254
+	MinPhoneLen  = 3
+	MaxPhoneLen  = 32
+	MaxSearchLen = 200
+)
+
+// Customer is a B2B customer. Phone is nil when absent.
+type Customer struct {
+	ID        int64
+	Name      string
+	Email     string
+	Phone     *string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// New is the input of Create.
+type New struct {
+	Name  string
+	Email string
+	Phone *string
+}
+
+// Patch is a partial update: nil fields are left alone. Phone is applied when PhoneSet, and a nil Phone
+// then clears it.
+type Patch struct {
+	Name     *string
+	Email    *string
+	Phone    *string
+	PhoneSet bool
+}
+
+// Empty reports whether p changes nothing.
+func (p Patch) Empty() bool { return p.Name == nil && p.Email == nil && !p.PhoneSet }
+
+// Query selects a page of live customers: those after AfterID (keyset, ascending id) whose name or email
+// contains Search, case-insensitively. Stores return up to Limit+1 rows so the caller can tell whether
+// another page exists.
+type Query struct {
+	Search  string
+	AfterID int64
+	Limit   int
+}
+
+// Store persists customers. Get, Update and Delete see live customers only: a soft-deleted customer is
+// ErrNotFound. Create and Update return ErrEmailTaken when another live customer has the email.
+type Store interface {
+	Create(ctx context.Context, c Customer) (Customer, error)
+	Get(ctx context.Context, id int64) (Customer, error)
+	List(ctx context.Context, q Query) ([]Customer, error)
+	// Update locks the customer, lets fn change it and saves the result atomically.
+	Update(ctx context.Context, id int64, fn func(*Customer) error) (Customer, error)
+	Delete(ctx context.Context, id int64, at time.Time) error
+}
+
+// Service is the customers use cases.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service {
+	return &Service{store: store, now: time.Now}
+}
+
+// Create validates and normalizes in, then stores a new customer.
+func (s *Service) Create(ctx context.Context, in New) (Customer, error) {
+	name, email, phone := in.Name, in.Email, in.Phone
+	var errs []apperr.FieldError
+	errs = normalizeName(&name, errs)
+	errs = normalizeEmail(&email, errs)
+	if phone != nil {
+		p := *phone
+		errs = normalizePhone(&p, errs)
+		phone = &p
+	}
+	if len(errs) > 0 {
+		return Customer{}, apperr.Validation(errs...)
+	}
+	now := s.timestamp()
+	return s.store.Create(ctx, Customer{Name: name, Email: email, Phone: phone, CreatedAt: now, UpdatedAt: now})
+}
+
+// Get returns a live customer.
+func (s *Service) Get(ctx context.Context, id int64) (Customer, error) {
+	return s.store.Get(ctx, id)
+}
+
+// List returns a page of live customers as Query describes.
+func (s *Service) List(ctx context.Context, q Query) ([]Customer, error) {
+	q.Search = strings.TrimSpace(q.Search)
+	if utf8.RuneCountInString(q.Search) > MaxSearchLen {
+		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: fmt.Sprintf("must be at most %d characters", MaxSearchLen)})
+	}
+	return s.store.List(ctx, q)
+}
+
+// Update applies p to a live customer. The patch is validated before the store is touched.
+func (s *Service) Update(ctx context.Context, id int64, p Patch) (Customer, error) {
+	if err := p.normalize(); err != nil {
+		return Customer{}, err
+	}
+	now := s.timestamp()
+	return s.store.Update(ctx, id, func(c *Customer) error {
+		if p.Name != nil {
+			c.Name = *p.Name
+		}
+		if p.Email != nil {
+			c.Email = *p.Email
+		}
+		if p.PhoneSet {
+			c.Phone = p.Phone
+		}
+		c.UpdatedAt = now
+		return nil
+	})
+}
+
+// Delete soft-deletes a live customer; its email becomes free for a new customer.
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	return s.store.Delete(ctx, id, s.timestamp())
+}
+
+// timestamp is now at the database's precision, so what Create returns equals what Get reads back.
+func (s *Service) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+func (p *Patch) normalize() error {
+	if p.Empty() {
+		return apperr.Validation(apperr.FieldError{Field: "body", Message: "must set at least one of name, email, phone"})
+	}
+	var errs []apperr.FieldError
+	if p.Name != nil {
+		n := *p.Name
+		errs = normalizeName(&n, errs)
+		p.Name = &n
+	}
+	if p.Email != nil {
+		e := *p.Email
+		errs = normalizeEmail(&e, errs)
+		p.Email = &e
+	}
+	if p.PhoneSet && p.Phone != nil {
+		ph := *p.Phone
+		errs = normalizePhone(&ph, errs)
+		p.Phone = &ph
+	}
+	if len(errs) > 0 {
+		return apperr.Validation(errs...)
+	}
+	return nil
+}
+
+func normalizeName(name *string, errs []apperr.FieldError) []apperr.FieldError {
+	*name = strings.TrimSpace(*name)
+	if n := utf8.RuneCountInString(*name); n < 1 || n > MaxNameLen {
+		return append(errs, apperr.FieldError{Field: "name", Message: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)})
+	}
+	return errs
+}
+
+func normalizeEmail(email *string, errs []apperr.FieldError) []apperr.FieldError {
+	*email = strings.ToLower(strings.TrimSpace(*email))
+	if !ValidEmail(*email) {
+		return append(errs, apperr.FieldError{Field: "email", Message: fmt.Sprintf("must be a valid email address of at most %d characters, without a display name", MaxEmailLen)})
+	}
+	return errs
+}
+
+func normalizePhone(phone *string, errs []apperr.FieldError) []apperr.FieldError {
+	*phone = strings.TrimSpace(*phone)
+	if !ValidPhone(*phone) {
+		return append(errs, apperr.FieldError{Field: "phone", Message: fmt.Sprintf("must be %d to %d characters of digits, spaces and + - ( ) . with at least one digit", MinPhoneLen, MaxPhoneLen)})
+	}
+	return errs
+}
+
+// ValidEmail reports whether s is a bare address ("ops@acme.com", no display name or angle brackets)
+// that net/mail accepts, of at most MaxEmailLen bytes.
+func ValidEmail(s string) bool {
+	if s == "" || len(s) > MaxEmailLen {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+// ValidPhone reports whether s is MinPhoneLen..MaxPhoneLen characters of digits, spaces and + - ( ) .,
+// holding at least one digit.
+func ValidPhone(s string) bool {
+	if len(s) < MinPhoneLen || len(s) > MaxPhoneLen {
+		return false
+	}
+	digit := false
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case strings.ContainsRune(" +-().", r):
+		default:
+			return false
+		}
+	}
+	return digit
+}
