@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+)
+
+type cfg struct {
+	Port             int
+	DB               sqldb.Config
+	ServiceToken     string
+	CustomersAPIBase string
+	CustomersTimeout time.Duration
+	CancelWindow     time.Duration
+	IdempotencyTTL   time.Duration
+	PurgeInterval    time.Duration
+	LogLevel         string
+}
+
+// load reads the configuration; the error names the first bad or missing variable.
+func load(getenv func(string) string) (cfg, error) {
+	l := config.New(getenv)
+	c := cfg{
+		Port:             l.Int("PORT", 3002, 0, 65535),
+		DB:               sqldb.LoadConfig(l, "orders"),
+		ServiceToken:     l.Required("SERVICE_TOKEN"),
+		CustomersAPIBase: l.String("CUSTOMERS_API_BASE", "http://127.0.0.1:3001"),
+		CustomersTimeout: l.Duration("CUSTOMERS_API_TIMEOUT", 2*time.Second, time.Minute),
+		CancelWindow:     l.Duration("CANCEL_WINDOW", order.DefaultCancelWindow, 0),
+		IdempotencyTTL:   l.Duration("IDEMPOTENCY_TTL", order.DefaultIdempotencyTTL, 0),
+		PurgeInterval:    l.Duration("IDEMPOTENCY_PURGE_INTERVAL", 10*time.Minute, 24*time.Hour),
+		LogLevel:         l.String("LOG_LEVEL", "info"),
+	}
+	if err := l.Err(); err != nil {
+		return cfg{}, err
+	}
+	if _, err := web.JoinURL(c.CustomersAPIBase); err != nil {
+		return cfg{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
+	}
+	return c, nil
+}
+
+// logValue is the configuration as logged at start: secrets masked.
+func (c cfg) logValue() []any {
+	return []any{
+		"port", c.Port, "db_host", c.DB.Host, "db_port", c.DB.Port, "db_user", c.DB.User, "db_name", c.DB.Name,
+		"db_dsn_set", c.DB.DSN != "", "service_token", config.Secret(c.ServiceToken),
+		"customers_api_base", c.CustomersAPIBase, "customers_api_timeout", c.CustomersTimeout.String(),
+		"cancel_window", c.CancelWindow.String(), "idempotency_ttl", c.IdempotencyTTL.String(),
+		"idempotency_purge_interval", c.PurgeInterval.String(), "log_level", c.LogLevel,
+	}
+}

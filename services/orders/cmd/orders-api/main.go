@@ -1,0 +1,94 @@
+// Command orders-api serves products, orders (create, read, list, confirm, cancel) and the status of
+// create-and-confirm requests over HTTP on PORT (3002).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/orders/internal/customers"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderapi"
+	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "orders-api:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts orders-api and blocks until ctx is done.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	c, err := load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, "orders-api", c.LogLevel)
+	log.Info("starting", c.logValue()...)
+
+	db, err := sqldb.Open(ctx, c.DB, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	cust, err := customers.New(c.CustomersAPIBase, c.ServiceToken, c.CustomersTimeout)
+	if err != nil {
+		return err
+	}
+	svc := &order.Service{
+		Store:          orderdb.New(db),
+		Customers:      cust,
+		CancelWindow:   c.CancelWindow,
+		IdempotencyTTL: c.IdempotencyTTL,
+	}
+	go purgeKeys(ctx, svc, c.PurgeInterval, log)
+
+	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(c.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", c.Port, err)
+	}
+	h := orderapi.Routes(log, svc, c.ServiceToken, map[string]web.Check{"db": dbCheck(db)})
+	return web.Serve(ctx, l, h, log)
+}
+
+func dbCheck(db *sql.DB) web.Check {
+	return func(ctx context.Context) error { return db.PingContext(ctx) }
+}
+
+// purgeKeys deletes expired idempotency keys every interval until ctx is done.
+func purgeKeys(ctx context.Context, svc *order.Service, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.PurgeKeys(ctx)
+			if err != nil {
+				log.Warn("purge idempotency keys", "error", err.Error())
+				continue
+			}
+			if n > 0 {
+				log.Info("purged expired idempotency keys", "count", n)
+			}
+		}
+	}
+}

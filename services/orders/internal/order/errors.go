@@ -1,0 +1,50 @@
+package order
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/b2b/backoffice/internal/apperr"
+)
+
+// Errors of the orders domain, each with a stable code.
+var (
+	ErrNotFound                = apperr.NotFound("ORDER_NOT_FOUND", "order not found")
+	ErrProductNotFound         = apperr.NotFound("PRODUCT_NOT_FOUND", "product not found")
+	ErrCustomerNotFound        = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
+	ErrRequestNotFound         = apperr.NotFound("ORDER_REQUEST_NOT_FOUND", "order request not found")
+	ErrSKUTaken                = apperr.Conflict("SKU_TAKEN", "a product with this sku already exists")
+	ErrInsufficientStock       = apperr.Conflict("INSUFFICIENT_STOCK", "not enough stock for one or more items")
+	ErrNotConfirmable          = apperr.Conflict("ORDER_NOT_CONFIRMABLE", "a canceled order cannot be confirmed")
+	ErrCancelWindowExpired     = apperr.Conflict("CANCEL_WINDOW_EXPIRED", "the order was confirmed too long ago to be canceled")
+	ErrIdempotencyKeyRequired  = apperr.Invalid("IDEMPOTENCY_KEY_REQUIRED", "the X-Idempotency-Key header is required")
+	ErrIdempotencyKeyInvalid   = apperr.Invalid("IDEMPOTENCY_KEY_INVALID", "an idempotency key is 1 to 255 visible ASCII characters")
+	ErrIdempotencyKeyReused    = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request")
+	ErrIdempotencyKeyInUse     = apperr.Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still being processed")
+	ErrCustomersUnavailable    = apperr.Unavailable("CUSTOMERS_UNAVAILABLE", "the customers service is unavailable")
+	ErrInvalidStatus           = apperr.Validation(apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
+	errInvalidPatchEmptyFields = apperr.Validation(apperr.FieldError{Field: "body", Message: "must set price_cents or stock"})
+)
+
+// ErrTransient marks a failure that may pass when retried (database or customers-api unreachable). The
+// orders-worker nacks a command whose processing failed with it, so the queue redelivers the command.
+var ErrTransient = errors.New("transient failure")
+
+// IsTransient reports whether err is worth retrying later.
+func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
+
+func transient(op string, err error) error { return fmt.Errorf("%s: %w: %w", op, ErrTransient, err) }
+
+// IsBusiness reports whether err is a final answer about the request itself (an apperr 4xx): retrying
+// it can not help, so it is recorded rather than retried.
+func IsBusiness(err error) bool {
+	e := apperr.As(err)
+	if e == nil {
+		return false
+	}
+	switch e.Kind {
+	case apperr.KindInvalid, apperr.KindNotFound, apperr.KindConflict, apperr.KindUnprocessable:
+		return true
+	}
+	return false
+}

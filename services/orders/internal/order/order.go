@@ -1,0 +1,187 @@
+// Package order is the orders domain: products, orders and their state machine, order requests, the
+// rules that check a request against stock, and the Service that runs every use case of orders-api and
+// the orders-worker. It knows nothing of HTTP or SQL: the store and the customers client plug in through
+// the Store and Customers interfaces.
+package order
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/apperr"
+)
+
+// Order statuses.
+const (
+	StatusCreated   = "CREATED"
+	StatusConfirmed = "CONFIRMED"
+	StatusCanceled  = "CANCELED"
+)
+
+// Limits of an order request.
+const (
+	MaxLines = 100
+	MaxQty   = 10000
+)
+
+// Item is one line of an order.
+type Item struct {
+	ProductID      int64 `json:"product_id"`
+	Qty            int   `json:"qty"`
+	UnitPriceCents int64 `json:"unit_price_cents"`
+	SubtotalCents  int64 `json:"subtotal_cents"`
+}
+
+// Order is an order as the API shows it. Items is empty in lists.
+type Order struct {
+	ID          int64      `json:"id"`
+	CustomerID  int64      `json:"customer_id"`
+	Status      string     `json:"status"`
+	TotalCents  int64      `json:"total_cents"`
+	Items       []Item     `json:"items,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedAt *time.Time `json:"confirmed_at"`
+	CanceledAt  *time.Time `json:"canceled_at"`
+	// Version is the aggregate_version of the order's latest event: 1 when created, +1 per change.
+	Version int `json:"-"`
+}
+
+// Product is a sellable product with its stock.
+type Product struct {
+	ID         int64     `json:"id"`
+	SKU        string    `json:"sku"`
+	Name       string    `json:"name"`
+	PriceCents int64     `json:"price_cents"`
+	Stock      int       `json:"stock"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Shortage is one detail of INSUFFICIENT_STOCK.
+type Shortage struct {
+	ProductID int64 `json:"product_id"`
+	Requested int   `json:"requested"`
+	Available int   `json:"available"`
+}
+
+// ValidateLines checks the lines of a new order (1..100 lines, positive product ids, qty 1..10 000) and
+// returns them merged by product and sorted by product id, the order in which their rows are locked.
+func ValidateLines(items []events.LineItem) ([]events.LineItem, error) {
+	var fe []apperr.FieldError
+	switch {
+	case len(items) == 0:
+		fe = append(fe, apperr.FieldError{Field: "items", Message: "must hold at least one item"})
+	case len(items) > MaxLines:
+		fe = append(fe, apperr.FieldError{Field: "items", Message: fmt.Sprintf("must hold at most %d items", MaxLines)})
+	}
+	for i, it := range items {
+		if it.ProductID <= 0 {
+			fe = append(fe, apperr.FieldError{Field: fmt.Sprintf("items[%d].product_id", i), Message: "must be a positive integer"})
+		}
+		if it.Qty < 1 || it.Qty > MaxQty {
+			fe = append(fe, apperr.FieldError{Field: fmt.Sprintf("items[%d].qty", i), Message: fmt.Sprintf("must be from 1 to %d", MaxQty)})
+		}
+	}
+	if len(fe) > 0 {
+		return nil, apperr.Validation(fe...)
+	}
+	merged := events.MergeItems(items)
+	for _, it := range merged {
+		if it.Qty > MaxQty {
+			return nil, apperr.Validation(apperr.FieldError{Field: "items", Message: fmt.Sprintf("product %d: total qty must be at most %d", it.ProductID, MaxQty)})
+		}
+	}
+	return merged, nil
+}
+
+// Build checks merged lines against the locked products and returns the new order (without id), or
+// PRODUCT_NOT_FOUND naming every unknown product, or INSUFFICIENT_STOCK listing every short line.
+func Build(customerID int64, lines []events.LineItem, products map[int64]Product, now time.Time) (Order, error) {
+	var missing, short []any
+	o := Order{CustomerID: customerID, Status: StatusCreated, CreatedAt: now, Version: 1}
+	for _, l := range lines {
+		p, ok := products[l.ProductID]
+		if !ok {
+			missing = append(missing, map[string]int64{"product_id": l.ProductID})
+			continue
+		}
+		if p.Stock < l.Qty {
+			short = append(short, Shortage{ProductID: l.ProductID, Requested: l.Qty, Available: p.Stock})
+		}
+		sub := p.PriceCents * int64(l.Qty)
+		o.Items = append(o.Items, Item{ProductID: l.ProductID, Qty: l.Qty, UnitPriceCents: p.PriceCents, SubtotalCents: sub})
+		o.TotalCents += sub
+	}
+	if len(missing) > 0 {
+		return Order{}, ErrProductNotFound.WithDetails(missing...)
+	}
+	if len(short) > 0 {
+		return Order{}, ErrInsufficientStock.WithDetails(short...)
+	}
+	return o, nil
+}
+
+// Confirm moves a CREATED order to CONFIRMED. It reports whether anything changed: an order that is
+// already CONFIRMED stays as it is (no new event), a CANCELED one can not be confirmed.
+func (o *Order) Confirm(now time.Time) (bool, error) {
+	switch o.Status {
+	case StatusConfirmed:
+		return false, nil
+	case StatusCanceled:
+		return false, ErrNotConfirmable
+	}
+	o.Status, o.ConfirmedAt = StatusConfirmed, &now
+	o.Version++
+	return true, nil
+}
+
+// Cancel moves an order to CANCELED: a CREATED one always, a CONFIRMED one only within window of its
+// confirmation. An order already CANCELED stays as it is, so its stock is never restored twice. The
+// caller restores the stock of the items when it reports a change.
+func (o *Order) Cancel(now time.Time, window time.Duration) (bool, error) {
+	switch o.Status {
+	case StatusCanceled:
+		return false, nil
+	case StatusConfirmed:
+		if o.ConfirmedAt == nil || now.Sub(*o.ConfirmedAt) > window {
+			return false, ErrCancelWindowExpired
+		}
+	}
+	o.Status, o.CanceledAt = StatusCanceled, &now
+	o.Version++
+	return true, nil
+}
+
+// Snapshot is the order as carried in events.
+func (o Order) Snapshot() events.Order {
+	items := make([]events.Item, len(o.Items))
+	for i, it := range o.Items {
+		items[i] = events.Item(it)
+	}
+	return events.Order{
+		ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, TotalCents: o.TotalCents, Items: items,
+		CreatedAt: o.CreatedAt, ConfirmedAt: o.ConfirmedAt, CanceledAt: o.CanceledAt,
+	}
+}
+
+// Event returns the event typ of the order at its current version.
+func (o Order) Event(typ, correlationID string, at time.Time) (events.Envelope, error) {
+	return events.NewOrderEvent(typ, o.Snapshot(), o.Version, correlationID, at)
+}
+
+// ValidKey reports whether key is a valid idempotency key: 1..255 visible ASCII characters.
+func ValidKey(key string) bool {
+	if len(key) == 0 || len(key) > 255 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,274 @@
+package orderapi_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/orders/internal/customers"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderapi"
+	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+)
+
+const token = "test-service-token"
+
+// env is orders-api on a fresh database, served over real HTTP, talking to a customers-api over real HTTP.
+type env struct {
+	t    *testing.T
+	db   *dbtest.DB
+	svc  *order.Service
+	h    http.Handler
+	url  string
+	cust *customersAPI
+	hc   *http.Client
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newEnv starts orders-api against a fresh orders database and a customers-api holding customers 1..3.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, db: dbtest.New(t, "orders"), cust: startCustomers(t), logs: &syncBuffer{}}
+	cl, err := customers.New(e.cust.URL, token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = &order.Service{Store: orderdb.New(e.db.DB), Customers: cl}
+	log := logging.New(e.logs, "orders-api", "info")
+	e.h = orderapi.Routes(log, e.svc, token, map[string]web.Check{"db": func(ctx context.Context) error { return e.db.PingContext(ctx) }})
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 256
+	e.hc = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("orders-api logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r response) code() string {
+	var eb web.ErrorBody
+	_ = json.Unmarshal(r.body, &eb)
+	return eb.Error.Code
+}
+
+// do sends a request to orders-api; body is JSON-encoded unless it is a string or nil; headers come in
+// name, value pairs.
+func (e *env) do(method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	r, err := e.try(method, path, body, headers...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+func (e *env) try(method, path string, body any, headers ...string) (response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return response{}, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
+}
+
+func (e *env) product(sku string, price int64, stock int) int64 {
+	e.t.Helper()
+	r := e.do("POST", "/products", map[string]any{"sku": sku, "name": "Product " + sku, "price_cents": price, "stock": stock})
+	if r.status != 201 {
+		e.t.Fatalf("create product: got %d %s, want 201", r.status, r.body)
+	}
+	var p order.Product
+	r.json(e.t, &p)
+	return p.ID
+}
+
+func (e *env) stock(id int64) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.QueryRow(`SELECT stock FROM products WHERE id = ?`, id).Scan(&n); err != nil {
+		e.t.Fatalf("stock of %d: %v", id, err)
+	}
+	return n
+}
+
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.QueryRow(query, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// events returns the outbox rows' type and aggregate version, in outbox order, for aggregate id.
+func (e *env) events(aggregateID string) []string {
+	e.t.Helper()
+	rows, err := e.db.Query(`SELECT JSON_VALUE(payload, '$.type'), JSON_VALUE(payload, '$.aggregate_version') FROM outbox
+		WHERE JSON_VALUE(payload, '$.aggregate_id') = ? ORDER BY `+"`offset`", aggregateID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var typ, v string
+		if err := rows.Scan(&typ, &v); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, typ+"@"+v)
+	}
+	return out
+}
+
+func (e *env) eventCount(typ string) int {
+	e.t.Helper()
+	return e.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.type') = ?`, typ)
+}
+
+func (e *env) createOrder(customerID int64, items ...[2]int64) order.Order {
+	e.t.Helper()
+	r := e.do("POST", "/orders", orderBody(customerID, items...))
+	if r.status != 201 {
+		e.t.Fatalf("create order: got %d %s, want 201", r.status, r.body)
+	}
+	var o order.Order
+	r.json(e.t, &o)
+	return o
+}
+
+func orderBody(customerID int64, items ...[2]int64) map[string]any {
+	lines := make([]map[string]int64, len(items))
+	for i, it := range items {
+		lines[i] = map[string]int64{"product_id": it[0], "qty": it[1]}
+	}
+	return map[string]any{"customer_id": customerID, "items": lines}
+}
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// customersAPI is a customers-api reachable over real HTTP. It serves GET /internal/customers/{id} from
+// a set of ids, with the service token and customers-api's error body, and can be made to fail.
+type customersAPI struct {
+	*httptest.Server
+	mu     sync.Mutex
+	ids    map[int64]bool
+	fail   int // status to answer with, 0 for normal
+	calls  int
+	corrID []string
+}
+
+func startCustomers(t *testing.T) *customersAPI {
+	c := &customersAPI{ids: map[int64]bool{1: true, 2: true, 3: true}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /internal/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.calls++
+		c.corrID = append(c.corrID, r.Header.Get(web.CorrelationHeader))
+		fail := c.fail
+		n, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		ok := c.ids[n]
+		c.mu.Unlock()
+		switch {
+		case r.Header.Get("Authorization") != "Bearer "+token:
+			web.RespondRaw(w, 401, []byte(`{"error":{"code":"UNAUTHORIZED","message":"missing or invalid service token"}}`))
+		case fail != 0:
+			web.RespondRaw(w, fail, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
+		case !ok:
+			web.RespondRaw(w, 404, []byte(`{"error":{"code":"CUSTOMER_NOT_FOUND","message":"customer not found"}}`))
+		default:
+			web.RespondRaw(w, 200, fmt.Appendf(nil, `{"id":%d,"name":"Customer %d","email":"c%d@example.com","phone":null}`, n, n, n))
+		}
+	})
+	c.Server = httptest.NewServer(mux)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *customersAPI) setFail(status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = status
+}
+
+// nothingWritten asserts that no order, item, key, request or event exists.
+func (e *env) nothingWritten() {
+	e.t.Helper()
+	for _, table := range []string{"orders", "order_items", "idempotency_keys", "order_requests", "outbox"} {
+		if n := e.count(`SELECT COUNT(*) FROM ` + table); n != 0 {
+			e.t.Errorf("%s: got %d rows, want 0", table, n)
+		}
+	}
+}
+
+var _ = sql.ErrNoRows

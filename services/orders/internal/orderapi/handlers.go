@@ -1,0 +1,277 @@
+package orderapi
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+)
+
+type handler struct {
+	svc *order.Service
+}
+
+type productInput struct {
+	SKU        *string `json:"sku"`
+	Name       *string `json:"name"`
+	PriceCents *int64  `json:"price_cents"`
+	Stock      *int    `json:"stock"`
+}
+
+func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
+	var in productInput
+	if err := web.Decode(w, r, &in); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	var missing []apperr.FieldError
+	for name, set := range map[string]bool{"sku": in.SKU != nil, "name": in.Name != nil, "price_cents": in.PriceCents != nil, "stock": in.Stock != nil} {
+		if !set {
+			missing = append(missing, apperr.FieldError{Field: name, Message: "is required"})
+		}
+	}
+	if len(missing) > 0 {
+		web.Error(w, r, apperr.Validation(sortFields(missing)...))
+		return
+	}
+	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: strings.TrimSpace(*in.SKU), Name: strings.TrimSpace(*in.Name), PriceCents: *in.PriceCents, Stock: *in.Stock})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusCreated, p)
+}
+
+func sortFields(f []apperr.FieldError) []apperr.FieldError {
+	order := map[string]int{"sku": 0, "name": 1, "price_cents": 2, "stock": 3}
+	out := make([]apperr.FieldError, len(f))
+	copy(out, f)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if order[out[j].Field] < order[out[i].Field] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func (h handler) getProduct(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	p, err := h.svc.Product(r.Context(), id)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, p)
+}
+
+func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
+	page, err := web.ParsePage(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	search := strings.TrimSpace(r.URL.Query().Get("search"))
+	if len(search) > 200 {
+		web.Error(w, r, apperr.Validation(apperr.FieldError{Field: "search", Message: "must be at most 200 characters"}))
+		return
+	}
+	rows, err := h.svc.Products(r.Context(), order.ProductQuery{Search: search, AfterID: page.AfterID, Limit: page.Limit + 1})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, web.NewList(rows, page.Limit, func(p order.Product) int64 { return p.ID }))
+}
+
+func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	var in order.ProductPatch
+	if err := web.Decode(w, r, &in); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	p, err := h.svc.PatchProduct(r.Context(), id, in)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, p)
+}
+
+func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
+	var in order.CreateInput
+	if err := web.Decode(w, r, &in); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	out, err := h.svc.CreateOrder(r.Context(), in, r.Header.Get(HeaderIdempotencyKey))
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	respondOutcome(w, http.StatusCreated, out)
+}
+
+// respondOutcome writes the stored body itself, so the first answer and every replay are the same bytes.
+func respondOutcome(w http.ResponseWriter, status int, out order.Outcome) {
+	if out.Replayed {
+		w.Header().Set(HeaderReplayed, "true")
+	}
+	web.RespondRaw(w, status, out.Body)
+}
+
+func (h handler) getOrder(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	o, err := h.svc.Order(r.Context(), id)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, o)
+}
+
+func (h handler) listOrders(w http.ResponseWriter, r *http.Request) {
+	q, limit, err := parseOrderQuery(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	rows, err := h.svc.Orders(r.Context(), q)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, web.NewList(rows, limit, func(o order.Order) int64 { return o.ID }))
+}
+
+// parseOrderQuery reads the filters of GET /orders. from is inclusive; to is inclusive too: a date
+// means the whole day, a timestamp that instant.
+func parseOrderQuery(r *http.Request) (order.Query, int, error) {
+	page, err := web.ParsePage(r)
+	if err != nil {
+		return order.Query{}, 0, err
+	}
+	v := r.URL.Query()
+	q := order.Query{Status: v.Get("status"), AfterID: page.AfterID, Limit: page.Limit + 1}
+	var fe []apperr.FieldError
+	if q.Status != "" && q.Status != order.StatusCreated && q.Status != order.StatusConfirmed && q.Status != order.StatusCanceled {
+		fe = append(fe, apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
+	}
+	if s := v.Get("customer_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			fe = append(fe, apperr.FieldError{Field: "customer_id", Message: "must be a positive integer"})
+		}
+		q.CustomerID = id
+	}
+	if s := v.Get("from"); s != "" {
+		t, _, ok := parseTime(s)
+		if !ok {
+			fe = append(fe, apperr.FieldError{Field: "from", Message: "must be an RFC 3339 timestamp or a date YYYY-MM-DD"})
+		}
+		q.From = &t
+	}
+	if s := v.Get("to"); s != "" {
+		t, isDate, ok := parseTime(s)
+		if !ok {
+			fe = append(fe, apperr.FieldError{Field: "to", Message: "must be an RFC 3339 timestamp or a date YYYY-MM-DD"})
+		}
+		if isDate {
+			t = t.AddDate(0, 0, 1)
+		} else {
+			t = t.Add(time.Microsecond)
+		}
+		q.Before = &t
+	}
+	if len(fe) == 0 && q.From != nil && q.Before != nil && !q.From.Before(*q.Before) {
+		fe = append(fe, apperr.FieldError{Field: "from", Message: "must not be after to"})
+	}
+	if len(fe) > 0 {
+		return order.Query{}, 0, apperr.Validation(fe...)
+	}
+	return q, page.Limit, nil
+}
+
+func parseTime(s string) (t time.Time, isDate, ok bool) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, true, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), false, true
+	}
+	return time.Time{}, false, false
+}
+
+func (h handler) confirm(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+	if err != nil {
+		web.Error(w, r, apperr.ErrTooLarge)
+		return
+	}
+	out, err := h.svc.Confirm(r.Context(), id, r.Header.Get(HeaderConfirmIdempotencyKey), body)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	respondOutcome(w, http.StatusOK, out)
+}
+
+func (h handler) cancel(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	o, err := h.svc.Cancel(r.Context(), id)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, o)
+}
+
+func (h handler) orderRequest(w http.ResponseWriter, r *http.Request) {
+	key := chi.URLParam(r, "key")
+	if r.URL.RawPath != "" {
+		// chi matched the escaped path, so the parameter is still escaped.
+		k, err := url.PathUnescape(key)
+		if err != nil {
+			web.Error(w, r, order.ErrRequestNotFound)
+			return
+		}
+		key = k
+	}
+	v, err := h.svc.OrderRequest(r.Context(), key)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Respond(w, http.StatusOK, v)
+}

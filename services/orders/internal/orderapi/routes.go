@@ -1,0 +1,43 @@
+// Package orderapi is the HTTP surface of orders-api: routes and handlers that translate HTTP to and
+// from the order service's use cases.
+package orderapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/orders"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+)
+
+// Header names of the idempotency protocol.
+const (
+	HeaderIdempotencyKey        = "Idempotency-Key"   // optional on POST /orders
+	HeaderConfirmIdempotencyKey = "X-Idempotency-Key" // required on POST /orders/{id}/confirm
+	HeaderReplayed              = "Idempotent-Replayed"
+)
+
+// Routes returns the whole HTTP surface of orders-api. checks are the /health dependency checks.
+func Routes(log *slog.Logger, svc *order.Service, token string, checks map[string]web.Check) http.Handler {
+	h, r := handler{svc: svc}, web.NewRouter(log)
+	r.Get("/health", web.Health("orders-api", checks))
+	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(orders.OpenAPI)
+	})
+
+	r.Post("/products", h.createProduct)
+	r.Get("/products", h.listProducts)
+	r.Get("/products/{id}", h.getProduct)
+	r.Patch("/products/{id}", h.patchProduct)
+
+	r.Post("/orders", h.createOrder)
+	r.Get("/orders", h.listOrders)
+	r.Get("/orders/{id}", h.getOrder)
+	r.Post("/orders/{id}/confirm", h.confirm)
+	r.Post("/orders/{id}/cancel", h.cancel)
+
+	r.With(web.ServiceToken(token)).Get("/internal/order-requests/{key}", h.orderRequest)
+	return r
+}

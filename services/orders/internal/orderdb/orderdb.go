@@ -1,0 +1,143 @@
+// Package orderdb stores products, orders, idempotency keys and order requests in MySQL/MariaDB, and
+// writes each order change and its outbox event in one transaction.
+package orderdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+)
+
+// Store implements order.Store on a database migrated with db/migrations/orders.
+type Store struct {
+	db *sql.DB
+}
+
+// New returns a Store on db.
+func New(db *sql.DB) *Store { return &Store{db: db} }
+
+var _ order.Store = (*Store)(nil)
+
+// errKeyRace means a concurrent transaction committed the same idempotency key while ours ran: running
+// ours again replays the answer it stored.
+var errKeyRace = errors.New("idempotency key claimed concurrently")
+
+// keyRaceAttempts bounds how often an operation is run again after losing a key race; the second run
+// sees the winner's committed answer, so more than one retry means something else is wrong.
+const keyRaceAttempts = 3
+
+// Created and OK are the statuses stored with the answers of the idempotent operations.
+const (
+	statusCreated = 201
+	statusOK      = 200
+)
+
+// CreateProduct inserts a product; a taken sku is SKU_TAKEN.
+func (s *Store) CreateProduct(ctx context.Context, p order.Product) (order.Product, error) {
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.SKU, p.Name, p.PriceCents, p.Stock, p.CreatedAt, p.UpdatedAt)
+	if sqldb.IsDuplicate(err) {
+		return order.Product{}, order.ErrSKUTaken
+	}
+	if err != nil {
+		return order.Product{}, fmt.Errorf("insert product: %w", err)
+	}
+	if p.ID, err = res.LastInsertId(); err != nil {
+		return order.Product{}, fmt.Errorf("insert product: %w", err)
+	}
+	return p, nil
+}
+
+const productCols = `id, sku, name, price_cents, stock, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanProduct(r scanner) (order.Product, error) {
+	var p order.Product
+	err := r.Scan(&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock, &p.CreatedAt, &p.UpdatedAt)
+	return p, err
+}
+
+// Product returns one product.
+func (s *Store) Product(ctx context.Context, id int64) (order.Product, error) {
+	return getProduct(ctx, s.db, id, "")
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func getProduct(ctx context.Context, q querier, id int64, lock string) (order.Product, error) {
+	p, err := scanProduct(q.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`+lock, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return order.Product{}, order.ErrProductNotFound.WithDetails(map[string]int64{"product_id": id})
+	}
+	if err != nil {
+		return order.Product{}, fmt.Errorf("get product %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Products returns products after q.AfterID, filtered by q.Search, in id order.
+func (s *Store) Products(ctx context.Context, q order.ProductQuery) ([]order.Product, error) {
+	query, args := `SELECT `+productCols+` FROM products WHERE id > ?`, []any{q.AfterID}
+	if q.Search != "" {
+		// The column collation is case-insensitive; wildcards in the search are literal.
+		like := "%" + escapeLike(q.Search) + "%"
+		query += ` AND (sku LIKE ? OR name LIKE ?)`
+		args = append(args, like, like)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	defer rows.Close()
+	var out []order.Product
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list products: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// PatchProduct sets a product's price and/or stock.
+func (s *Store) PatchProduct(ctx context.Context, id int64, patch order.ProductPatch, at time.Time) (order.Product, error) {
+	var p order.Product
+	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		var err error
+		if p, err = getProduct(ctx, tx, id, " FOR UPDATE"); err != nil {
+			return err
+		}
+		if patch.PriceCents != nil {
+			p.PriceCents = *patch.PriceCents
+		}
+		if patch.Stock != nil {
+			p.Stock = *patch.Stock
+		}
+		p.UpdatedAt = at
+		_, err = tx.ExecContext(ctx, `UPDATE products SET price_cents = ?, stock = ?, updated_at = ? WHERE id = ?`,
+			p.PriceCents, p.Stock, p.UpdatedAt, id)
+		if err != nil {
+			return fmt.Errorf("update product %d: %w", id, err)
+		}
+		return nil
+	})
+	return p, err
+}
