@@ -90,11 +90,13 @@ func (c *Contract) Check(t testing.TB, req *http.Request, status int, header htt
 	c.mu.Unlock()
 
 	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: c.opts}
-	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && status < 400 {
-		t.Errorf("openapi: %s: request accepted with %d but does not match the contract: %v", op, status, err)
+	if status < 400 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("openapi: %s: request accepted with %d but does not match the contract: %v", op, status, err)
+		}
+		// ValidateRequest consumed the clone's body; give it back for the response input.
+		vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
-	// ValidateRequest consumed the clone's body; give it back for the response input.
-	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
 
 	if header == nil {
 		header = http.Header{}

@@ -54,7 +54,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	svc := customer.NewService(customerdb.New(db))
-	h := customerapi.Routes(log, svc, cfg.ServiceToken, db.PingContext, customers.OpenAPI)
+	store := customerdb.New(db)
+	h := customerapi.Routes(log, customer.NewService(store), cfg.ServiceToken, store.Ping, customers.OpenAPI)
 	return web.Serve(ctx, ln, h, log)
 }

@@ -125,6 +125,13 @@ func (s *Store) Delete(ctx context.Context, id int64, at time.Time) error {
 	return nil
 }
 
+// Ping checks that the customers table answers. A plain connection ping is not enough: pooled
+// connections keep answering it after the database was dropped.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, "SELECT 1 FROM customers LIMIT 1")
+	return err
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scan(s scanner) (customer.Customer, error) {
