@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/services/customers"
+)
+
+func TestLoad(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	c, err := load(env("SERVICE_TOKEN", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3001 || c.DB.Name != "customers" || c.DB.Host != "127.0.0.1" || c.DB.Port != 3306 || c.ServiceToken != "s3cret" || c.LogLevel != "info" {
+		t.Fatalf("defaults: got %+v", c)
+	}
+	c, err = load(env("SERVICE_TOKEN", "s3cret", "PORT", "8080", "DB_NAME", "other", "DB_HOST", "db", "LOG_LEVEL", "debug"))
+	if err != nil || c.Port != 8080 || c.DB.Name != "other" || c.DB.Host != "db" || c.LogLevel != "debug" {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		env  func(string) string
+		want string
+	}{
+		{env(), "config: SERVICE_TOKEN is required"},
+		{env("SERVICE_TOKEN", "   "), "config: SERVICE_TOKEN is required"},
+		{env("SERVICE_TOKEN", "x", "PORT", "http"), `config: PORT must be an integer from 0 to 65535, got "http"`},
+		{env("SERVICE_TOKEN", "x", "DB_PORT", "99999"), "config: DB_PORT must be an integer"},
+		{env("SERVICE_TOKEN", "x", "DB_CONNECT_TIMEOUT", "soon"), "config: DB_CONNECT_TIMEOUT must be a positive duration"},
+		{env("SERVICE_TOKEN", "x", "DB_DSN", "::not a dsn::"), "config: DB_DSN is not a valid MySQL DSN"},
+	} {
+		if _, err := load(tc.env); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// syncBuffer is the stdout of an in-process run: written by the server, read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	const token = "run-test-token-abcdef"
+	getenv := func(k string) string {
+		return map[string]string{"PORT": "0", "DB_DSN": db.DSN, "SERVICE_TOKEN": token, "DB_CONNECT_TIMEOUT": "5s"}[k]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, getenv, out) }()
+
+	addr := waitForLog(t, out, done, "listening", "addr")
+	_, port, _ := net.SplitHostPort(addr)
+	base := "http://127.0.0.1:" + port
+
+	c := apitest.Load(t, customers.OpenAPI)
+	req, _ := http.NewRequest(http.MethodPost, base+"/customers", strings.NewReader(`{"name":"ACME Corp","email":"ops@acme.com"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Correlation-Id", "run-test-1")
+	if status, _, body := c.Do(t, nil, req); status != http.StatusCreated {
+		t.Fatalf("POST over the network: got %d %s", status, body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"/internal/customers/1", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if status, _, body := c.Do(t, nil, req); status != http.StatusOK || !strings.Contains(string(body), `"ops@acme.com"`) {
+		t.Fatalf("internal GET: got %d %s", status, body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"/health", nil)
+	if status, _, body := c.Do(t, nil, req); status != http.StatusOK {
+		t.Fatalf("health: got %d %s", status, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel: %v, want nil (graceful shutdown)", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+
+	logs := out.String()
+	if strings.Contains(logs, token) {
+		t.Fatalf("the service token leaked into the log:\n%s", logs)
+	}
+	start := logLine(t, logs, "starting")
+	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || start["db_dsn"] == db.DSN || start["port"] != float64(0) {
+		t.Fatalf("start-up line: got %v, want the token and the DSN masked", start)
+	}
+	reqLine := logLine(t, logs, "request")
+	if reqLine["correlation_id"] != "run-test-1" || reqLine["route"] != "/customers" || reqLine["status"] != float64(201) || reqLine["service"] != "customers-api" {
+		t.Fatalf("request line: got %v", reqLine)
+	}
+	if !strings.Contains(logs, `"msg":"shutting down"`) {
+		t.Fatalf("no shutdown line in\n%s", logs)
+	}
+}
+
+// waitForLog polls the JSON log until a line with msg appears and returns its attribute attr.
+func waitForLog(t *testing.T, out *syncBuffer, done <-chan error, msg, attr string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, out.String())
+		default:
+		}
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
+				return fmt.Sprint(m[attr])
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %q log line within the deadline:\n%s", msg, out.String())
+	return ""
+}
+
+func logLine(t *testing.T, logs, msg string) map[string]any {
+	t.Helper()
+	for _, l := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			return m
+		}
+	}
+	t.Fatalf("no %q line in\n%s", msg, logs)
+	return nil
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// build compiles the real binary once per test run.
+func build(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "customers-api-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "customers-api")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return port
+}
+
+func TestStartupFailuresExitWithOneLine(t *testing.T) {
+	bin := build(t)
+	server := dbtest.ServerConfig(t)
+	host, port, _ := net.SplitHostPort(server.Addr)
+	closed := closedPort(t)
+	base := []string{"PATH=" + os.Getenv("PATH"), "DB_CONNECT_TIMEOUT=1s", "PORT=0", "LOG_LEVEL=error"}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"missing SERVICE_TOKEN", nil, "customers-api: config: SERVICE_TOKEN is required"},
+		{"bad PORT", []string{"SERVICE_TOKEN=x", "PORT=abc"}, `customers-api: config: PORT must be an integer from 0 to 65535, got "abc"`},
+		{"unreachable database", []string{"SERVICE_TOKEN=x", "DB_HOST=127.0.0.1", "DB_PORT=" + closed},
+			"customers-api: database unreachable at 127.0.0.1:" + closed},
+		{"wrong password", []string{"SERVICE_TOKEN=x", "DB_HOST=" + host, "DB_PORT=" + port, "DB_USER=" + server.User, "DB_PASSWORD=definitely-wrong"},
+			fmt.Sprintf("customers-api: database access denied for user %q", server.User)},
+		{"missing database", []string{"SERVICE_TOKEN=x", "DB_HOST=" + host, "DB_PORT=" + port, "DB_USER=" + server.User, "DB_PASSWORD=" + server.Passwd, "DB_NAME=bo_test_no_such_db"},
+			`customers-api: database "bo_test_no_such_db" does not exist`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin)
+			cmd.Env = append(append([]string{}, base...), tc.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("got %v, want exit code 1; stderr %q", err, stderr.String())
+			}
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Fatalf("stderr: got %q, want one line starting %q", stderr.String(), tc.want)
+			}
+			if strings.Contains(stderr.String()+stdout.String(), "definitely-wrong") {
+				t.Fatal("the password was printed")
+			}
+		})
+	}
+}
