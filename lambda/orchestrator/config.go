@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
 )
 
@@ -16,8 +17,9 @@ type Config struct {
 	CustomersBase string
 	OrdersBase    string
 	ServiceToken  string
-	// Queue is the name of the order-commands queue.
+	// Queue is the name of the order-commands queue; SQS says how to reach it.
 	Queue string
+	SQS   queue.Config
 	// WaitTimeout bounds how long a request waits for the final answer before 202 PENDING.
 	WaitTimeout time.Duration
 	// UpstreamTimeout bounds each call to customers-api and orders-api, so a hung service is a quick 503.
@@ -32,7 +34,7 @@ type Config struct {
 
 // LoadConfig reads the configuration through getenv: CUSTOMERS_API_BASE, ORDERS_API_BASE and
 // SERVICE_TOKEN are required; ORDER_COMMANDS_QUEUE (order-commands), ORDER_WAIT_TIMEOUT (8s),
-// UPSTREAM_TIMEOUT (2s), LOG_LEVEL (info) have defaults.
+// UPSTREAM_TIMEOUT (2s), LOG_LEVEL (info) and the AWS_* variables of queue.LoadConfig have defaults.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	l := config.New(getenv)
 	c := Config{
@@ -40,6 +42,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		OrdersBase:      l.Required("ORDERS_API_BASE"),
 		ServiceToken:    l.Required("SERVICE_TOKEN"),
 		Queue:           l.String("ORDER_COMMANDS_QUEUE", "order-commands"),
+		SQS:             queue.LoadConfig(l),
 		WaitTimeout:     l.Duration("ORDER_WAIT_TIMEOUT", 8*time.Second, 10*time.Minute),
 		UpstreamTimeout: l.Duration("UPSTREAM_TIMEOUT", 2*time.Second, time.Minute),
 		LogLevel:        l.String("LOG_LEVEL", "info"),
@@ -86,5 +89,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("queue", c.Queue),
 		slog.Duration("wait_timeout", c.WaitTimeout),
 		slog.Duration("upstream_timeout", c.UpstreamTimeout),
+		slog.Any("sqs", c.SQS),
 	)
 }

@@ -24,6 +24,10 @@ var (
 	ErrKeyReused            = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "idempotency_key was already used with a different request")
 )
 
+// codeRequestNotFound is orders-api's answer for a key it has never seen. A 404 with any other code (no
+// such route: a wrong ORDERS_API_BASE) must not pass for it, or every request would wait for nothing.
+const codeRequestNotFound = "ORDER_REQUEST_NOT_FOUND"
+
 // Request statuses reported by orders-api for a PlaceOrder.
 const (
 	StatusProcessing = "PROCESSING"
@@ -59,13 +63,14 @@ type upstream struct {
 	timeout   time.Duration
 }
 
-// get fetches url into v; it returns the status, and an error only when no usable answer came back.
-func (u upstream) get(ctx context.Context, url string, v any) (int, error) {
+// get fetches url into v; it returns the status and, for a 404, the error code of the body. An error
+// means no usable answer came back.
+func (u upstream) get(ctx context.Context, url string, v any) (status int, code string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+u.token)
 	req.Header.Set("Accept", "application/json")
@@ -74,19 +79,24 @@ func (u upstream) get(ctx context.Context, url string, v any) (int, error) {
 	}
 	resp, err := u.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("read %s: %w", url, err)
+		return 0, "", fmt.Errorf("read %s: %w", url, err)
 	}
-	if resp.StatusCode == http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
 		if err := json.Unmarshal(body, v); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s: %w", url, err)
+			return 0, "", fmt.Errorf("decode %s: %w", url, err)
 		}
+	case http.StatusNotFound:
+		var eb web.ErrorBody
+		_ = json.Unmarshal(body, &eb)
+		code = eb.Error.Code
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, code, nil
 }
 
 // Customer returns the customer with id: 404 CUSTOMER_NOT_FOUND, or 503 when customers-api cannot answer.
@@ -96,16 +106,17 @@ func (u upstream) Customer(ctx context.Context, id int64) (Customer, error) {
 		return Customer{}, apperr.ErrInternal.Wrap(err)
 	}
 	var c Customer
-	status, err := u.get(ctx, url, &c)
+	status, code, err := u.get(ctx, url, &c)
 	switch {
 	case err != nil:
 		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: %w", id, err))
 	case status == http.StatusOK:
 		return c, nil
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound && code == ErrCustomerNotFound.Code:
+		// Only customers-api's own answer counts: the 404 of a misjoined URL is a fault, not a fact.
 		return Customer{}, ErrCustomerNotFound
 	default:
-		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: status %d", id, status))
+		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: %s answered %d %s", id, url, status, code))
 	}
 }
 
@@ -115,16 +126,16 @@ func (u upstream) OrderRequest(ctx context.Context, key string) (r orderRequest,
 	if err != nil {
 		return orderRequest{}, false, apperr.ErrInternal.Wrap(err)
 	}
-	status, err := u.get(ctx, url, &r)
+	status, code, err := u.get(ctx, url, &r)
 	switch {
 	case err != nil:
 		return orderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: %w", err))
 	case status == http.StatusOK:
 		return r, true, nil
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound && code == codeRequestNotFound:
 		return orderRequest{}, false, nil
 	default:
-		return orderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: status %d", status))
+		return orderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: %s answered %d %s", url, status, code))
 	}
 }
 

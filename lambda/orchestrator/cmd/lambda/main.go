@@ -1,0 +1,32 @@
+// Command lambda is the orchestrator as an AWS Lambda function behind an API Gateway REST API (proxy
+// integration). Build it as "bootstrap" for the provided.al2023 runtime:
+//
+//	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./lambda/orchestrator/cmd/lambda
+package main
+
+import (
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/lambda/orchestrator"
+	"github.com/b2b/backoffice/lambda/orchestrator/apigw"
+)
+
+func main() {
+	log := logging.New(os.Stdout, "orchestrator", os.Getenv("LOG_LEVEL"))
+	cfg, err := orchestrator.LoadConfig(os.Getenv)
+	if err != nil {
+		log.Error("bad configuration", "error", err.Error())
+		os.Exit(2)
+	}
+	h, _, err := orchestrator.Setup(cfg, log)
+	if err != nil {
+		log.Error("start", "error", err.Error())
+		os.Exit(1)
+	}
+	log.Info("starting", "config", cfg)
+	// The invocation context carries the function's deadline; the handler keeps its margin before it.
+	lambda.Start(apigw.Handler(h, log))
+}

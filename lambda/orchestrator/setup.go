@@ -1,0 +1,23 @@
+package orchestrator
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/b2b/backoffice/internal/queue"
+)
+
+// Setup builds the whole HTTP handler from cfg: the SQS publisher, the upstream client and the routes.
+// Both cmd/lambda and cmd/local call it, so the three run modes differ only in how requests arrive.
+func Setup(cfg Config, log *slog.Logger) (http.Handler, func() error, error) {
+	pub, err := queue.NewPublisher(cfg.SQS, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("order commands publisher: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Concurrent requests all call the same two services: keep their connections.
+	tr.MaxIdleConnsPerHost = 64
+	h := New(cfg, pub, &http.Client{Transport: tr})
+	return Routes(h, log), pub.Close, nil
+}

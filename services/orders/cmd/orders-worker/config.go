@@ -1,0 +1,58 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/queue"
+	"github.com/b2b/backoffice/internal/sqldb"
+)
+
+type settings struct {
+	DB            sqldb.Config
+	SQS           queue.Config
+	Queue         string
+	CustomersBase string
+	ServiceToken  string
+	// Visibility is how long a received command stays hidden from other receivers; a nacked command
+	// (transient failure) comes back after it.
+	Visibility time.Duration
+	Workers    int
+	LogLevel   string
+}
+
+// load reads the worker's environment: the orders database (DB_*), SQS (AWS_*), ORDER_COMMANDS_QUEUE
+// (order-commands), CUSTOMERS_API_BASE and SERVICE_TOKEN (required), ORDER_COMMANDS_VISIBILITY_TIMEOUT
+// (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info).
+func load(getenv func(string) string) (settings, error) {
+	l := config.New(getenv)
+	s := settings{
+		DB:            sqldb.LoadConfig(l, "orders"),
+		SQS:           queue.LoadConfig(l),
+		Queue:         l.String("ORDER_COMMANDS_QUEUE", "order-commands"),
+		CustomersBase: l.Required("CUSTOMERS_API_BASE"),
+		ServiceToken:  l.Required("SERVICE_TOKEN"),
+		Visibility:    l.Duration("ORDER_COMMANDS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
+		Workers:       l.Int("WORKER_CONCURRENCY", 4, 1, 64),
+		LogLevel:      l.String("LOG_LEVEL", "info"),
+	}
+	return s, l.Err()
+}
+
+// LogValue keeps secrets out of the start-up log line.
+func (s settings) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("db_host", s.DB.Host),
+		slog.Int("db_port", s.DB.Port),
+		slog.String("db_user", s.DB.User),
+		slog.String("db_name", s.DB.Name),
+		slog.Bool("db_dsn_set", s.DB.DSN != ""),
+		slog.Any("sqs", s.SQS),
+		slog.String("queue", s.Queue),
+		slog.String("customers_api_base", s.CustomersBase),
+		slog.String("service_token", config.Secret(s.ServiceToken)),
+		slog.Duration("visibility_timeout", s.Visibility),
+		slog.Int("workers", s.Workers),
+	)
+}
