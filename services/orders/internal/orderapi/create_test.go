@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,10 +62,9 @@ func TestCreateOrder(t *testing.T) {
 	if !reflect.DeepEqual(snap, o.Snapshot()) {
 		t.Errorf("event data: got %+v, want %+v", snap, o.Snapshot())
 	}
-	e.cust.mu.Lock()
-	defer e.cust.mu.Unlock()
-	if len(e.cust.corrID) != 1 || e.cust.corrID[0] != "corr-create-1" {
-		t.Errorf("customers-api saw correlation ids %q, want [corr-create-1]", e.cust.corrID)
+	// customers-api was asked with the caller's correlation id.
+	if !strings.Contains(e.cust.logs.String(), `"correlation_id":"corr-create-1"`) {
+		t.Errorf("customers-api logs lack the correlation id:\n%s", e.cust.logs.String())
 	}
 }
 
@@ -120,8 +120,13 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	a := e.product("A-3", 1000, 5)
 
 	t.Run("5xx", func(t *testing.T) {
-		e.cust.setFail(500)
-		defer e.cust.setFail(0)
+		old := e.svc.Customers
+		defer func() { e.svc.Customers = old }()
+		cl, err := customers.New(standIn(t, 500).URL, token, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.svc.Customers = cl
 		r := e.do("POST", "/orders", orderBody(1, [2]int64{a, 1}))
 		if r.status != 503 || r.code() != "CUSTOMERS_UNAVAILABLE" {
 			t.Errorf("got %d %s, want 503 CUSTOMERS_UNAVAILABLE", r.status, r.body)
@@ -167,7 +172,7 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	t.Run("a 404 that is not customers-api's answer", func(t *testing.T) {
 		old := e.svc.Customers
 		defer func() { e.svc.Customers = old }()
-		cl, err := customers.New(e.cust.URL+"/customers-api-is-not-here", token, 0)
+		cl, err := customers.New(e.cust.URL+"/dev", token, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

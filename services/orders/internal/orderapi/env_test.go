@@ -3,16 +3,20 @@ package orderapi_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
@@ -74,7 +78,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(tr.CloseIdleConnections)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("orders-api logs:\n%s", e.logs.String())
+			t.Logf("orders-api logs:\n%s\ncustomers-api logs:\n%s", e.logs.String(), e.cust.logs.String())
 		}
 	})
 	return e
@@ -217,48 +221,111 @@ func orderBody(customerID int64, items ...[2]int64) map[string]any {
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
-// customersAPI is a customers-api reachable over real HTTP. It serves GET /internal/customers/{id} from
-// a set of ids, with the service token and customers-api's error body, and can be made to fail.
+// customersAPI is the real customers-api binary, built once per test run and started per test on a
+// fresh customers database holding customers 1, 2 and 3.
 type customersAPI struct {
-	*httptest.Server
-	mu     sync.Mutex
-	ids    map[int64]bool
-	fail   int // status to answer with, 0 for normal
-	calls  int
-	corrID []string
+	URL  string
+	logs *syncBuffer
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
+
+func customersBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "orders-test-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "customers-api")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/b2b/backoffice/services/customers/cmd/customers-api").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build customers-api: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
 }
 
 func startCustomers(t *testing.T) *customersAPI {
-	c := &customersAPI{ids: map[int64]bool{1: true, 2: true, 3: true}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /internal/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.calls++
-		c.corrID = append(c.corrID, r.Header.Get(web.CorrelationHeader))
-		fail := c.fail
-		n, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		ok := c.ids[n]
-		c.mu.Unlock()
-		switch {
-		case r.Header.Get("Authorization") != "Bearer "+token:
-			web.RespondRaw(w, 401, []byte(`{"error":{"code":"UNAUTHORIZED","message":"missing or invalid service token"}}`))
-		case fail != 0:
-			web.RespondRaw(w, fail, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
-		case !ok:
-			web.RespondRaw(w, 404, []byte(`{"error":{"code":"CUSTOMER_NOT_FOUND","message":"customer not found"}}`))
-		default:
-			web.RespondRaw(w, 200, fmt.Appendf(nil, `{"id":%d,"name":"Customer %d","email":"c%d@example.com","phone":null}`, n, n, n))
+	t.Helper()
+	db := dbtest.New(t, "customers")
+	c := &customersAPI{logs: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, customersBinary(t))
+	cmd.Env = []string{"PORT=0", "DB_DSN=" + db.DSN, "SERVICE_TOKEN=" + token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info"}
+	cmd.Stdout, cmd.Stderr = c.logs, c.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
 		}
+		cancel()
 	})
-	c.Server = httptest.NewServer(mux)
-	t.Cleanup(c.Close)
+	deadline := time.Now().Add(20 * time.Second)
+	for c.URL == "" {
+		select {
+		case <-done:
+			t.Fatalf("customers-api exited:\n%s", c.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("customers-api did not start:\n%s", c.logs.String())
+		}
+		for _, line := range strings.Split(c.logs.String(), "\n") {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "listening" {
+				_, port, _ := net.SplitHostPort(m.Addr)
+				c.URL = "http://127.0.0.1:" + port
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 1; i <= 3; i++ {
+		body := fmt.Sprintf(`{"name":"Customer %d","email":"c%d@example.com"}`, i, i)
+		resp, err := http.Post(c.URL+"/customers", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || !strings.Contains(string(b), fmt.Sprintf(`"id":%d`, i)) {
+			t.Fatalf("create customer %d: got %d %s", i, resp.StatusCode, b)
+		}
+	}
 	return c
 }
 
-func (c *customersAPI) setFail(status int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fail = status
+// standIn is a stand-in for a customers-api that is failing: it answers every lookup with status.
+func standIn(t *testing.T, status int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.RespondRaw(w, status, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // nothingWritten asserts that no order, item, key, request or event exists.
@@ -271,4 +338,3 @@ func (e *env) nothingWritten() {
 	}
 }
 
-var _ = sql.ErrNoRows
