@@ -337,4 +337,3 @@ func (e *env) nothingWritten() {
 		}
 	}
 }
-
