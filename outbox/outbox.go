@@ -12,7 +12,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -39,7 +42,13 @@ const (
 	MetaCorrelationID    = "correlation_id"
 )
 
-// Schema is the schema adapter for both the publisher and the relay's subscriber.
+// Schema is the schema adapter for both the publisher and the relay's subscriber: watermill-sql's
+// MySQLQueueSchema with three changes made for the relay (see the package doc):
+//   - its select skips rows other relays hold (FOR UPDATE SKIP LOCKED) and parked rows;
+//   - it reads under READ COMMITTED instead of SERIALIZABLE;
+//   - each message carries its row offset in metadata (internal to the relay, never sent), and a row
+//     whose metadata cannot be decoded becomes a message the relay parks instead of an error that
+//     would stop the subscriber on that row forever.
 type Schema struct {
 	wsql.MySQLQueueSchema
 }
@@ -56,10 +65,90 @@ func NewSchema(batchSize int) Schema {
 // state, so READ COMMITTED loses nothing, and it keeps the relay's reads from blocking writers.
 func (Schema) SubscribeIsolationLevel() sql.IsolationLevel { return sql.LevelReadCommitted }
 
-// OffsetsAdapter deletes delivered rows, so the table holds only what is still to be sent.
-func OffsetsAdapter() wsql.MySQLQueueOffsetsAdapter {
-	return wsql.MySQLQueueOffsetsAdapter{DeleteOnAck: true, GenerateMessagesTableName: tableName}
+// SelectQuery locks the next batch of undelivered, unparked rows. SKIP LOCKED lets several relays
+// share the table: each takes rows no other relay holds, and a row being inserted by a still-open
+// producer transaction is skipped rather than waited for (it is picked up by a later poll; there is no
+// high-water mark that could pass it by).
+func (s Schema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, error) {
+	if params.ConsumerGroup != "" {
+		return wsql.Query{}, errors.New("outbox: consumer groups are not supported")
+	}
+	batch := s.SubscribeBatchSize
+	if batch <= 0 {
+		batch = 100
+	}
+	return wsql.Query{Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(params.Topic) +
+		" WHERE `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT " + strconv.Itoa(batch) +
+		" FOR UPDATE SKIP LOCKED"}, nil
 }
+
+// UnmarshalMessage decodes a row and records its offset in the message's metadata.
+func (s Schema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
+	var r wsql.Row
+	if err := params.Row.Scan(&r.Offset, &r.UUID, &r.Payload, &r.Metadata); err != nil {
+		return wsql.Row{}, fmt.Errorf("could not scan outbox row: %w", err)
+	}
+	msg := message.NewMessage(string(r.UUID), r.Payload)
+	if len(r.Metadata) > 0 {
+		if err := json.Unmarshal(r.Metadata, &msg.Metadata); err != nil {
+			msg.Metadata = message.Metadata{metaInvalid: "metadata is not a JSON object of strings: " + err.Error()}
+		}
+	}
+	if msg.Metadata == nil {
+		msg.Metadata = message.Metadata{}
+	}
+	msg.Metadata.Set(metaOffset, strconv.FormatInt(r.Offset, 10))
+	r.Msg = msg
+	return r, nil
+}
+
+// Internal metadata of relayed messages, removed before sending.
+const (
+	metaOffset  = "_outbox_offset"
+	metaInvalid = "_outbox_invalid"
+)
+
+// Offsets is the offsets adapter of the relay: watermill-sql's MySQLQueueOffsetsAdapter with
+// DeleteOnAck, with its ack query narrowed (see AckMessageQuery).
+type Offsets struct {
+	wsql.MySQLQueueOffsetsAdapter
+}
+
+// OffsetsAdapter deletes delivered rows, so the table holds only what is still to be sent (and what
+// is parked).
+func OffsetsAdapter() Offsets {
+	return Offsets{wsql.MySQLQueueOffsetsAdapter{DeleteOnAck: true, GenerateMessagesTableName: tableName}}
+}
+
+// AckMessageQuery deletes the delivered rows of a batch and their failure records.
+//
+// The subscriber passes every row it selected, but it stops handing out messages at the first one not
+// acked within AckDeadline (or at shutdown) and names the last acked row in LastRow; the upstream
+// adapter deletes all selected rows anyway, which silently drops the rows never sent. Only rows up to
+// LastRow were acked (messages go out one at a time, in offset order), so only those are deleted.
+// Parked rows were acked to move past them and are kept.
+func (a Offsets) AckMessageQuery(params wsql.AckMessageQueryParams) (wsql.Query, error) {
+	if params.ConsumerGroup != "" {
+		return wsql.Query{}, errors.New("outbox: consumer groups are not supported")
+	}
+	args := make([]any, 0, len(params.Rows))
+	for _, row := range params.Rows {
+		if row.Offset <= params.LastRow.Offset {
+			args = append(args, row.Offset)
+		}
+	}
+	if len(args) == 0 {
+		// Never the case (LastRow is one of Rows), but an empty IN () is a syntax error.
+		args = append(args, params.LastRow.Offset)
+	}
+	table := a.MessagesTable(params.Topic)
+	q := "DELETE o, f FROM " + table + " o LEFT JOIN `" + FailuresTable + "` f ON f.`offset` = o.`offset`" +
+		" WHERE o.`offset` IN (?" + strings.Repeat(",?", len(args)-1) + ") AND o.`parked_at` IS NULL"
+	return wsql.Query{Query: q, Args: args}, nil
+}
+
+// FailuresTable records failed send attempts per outbox row (see db/migrations/orders/00100).
+const FailuresTable = "outbox_failures"
 
 func tableName(string) string { return "`" + Table + "`" }
 

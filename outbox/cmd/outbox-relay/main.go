@@ -1,0 +1,111 @@
+// Command outbox-relay moves committed events from the orders database's outbox to the SQS queue
+// ORDER_EVENTS_QUEUE (default order-events). Several may run at once. See package outbox.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/queue"
+	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/outbox"
+)
+
+const service = "outbox-relay"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		// One line, so whoever started the process sees at once what is wrong.
+		fmt.Fprintln(os.Stderr, service+":", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, service, cfg.LogLevel)
+	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	log.Info("starting", cfg.logAttrs()...)
+
+	db, err := sqldb.Open(ctx, cfg.DB, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	client, err := queue.NewClient(ctx, cfg.SQS)
+	if err != nil {
+		return err
+	}
+	url, err := waitForQueue(ctx, client, cfg.Queue, cfg.MaxBackoff, log)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	log.Info("destination queue found", "queue", cfg.Queue, "url", url)
+
+	pub, err := queue.NewPublisher(cfg.SQS, log)
+	if err != nil {
+		return err
+	}
+	relay, err := outbox.NewRelay(db, pub, outbox.Options{
+		Queue:        cfg.Queue,
+		BatchSize:    cfg.BatchSize,
+		PollInterval: cfg.PollInterval,
+		MaxAttempts:  cfg.MaxAttempts,
+		MaxBackoff:   cfg.MaxBackoff,
+		LagInterval:  cfg.LagInterval,
+		Log:          log,
+	})
+	if err != nil {
+		return err
+	}
+	return relay.Run(ctx)
+}
+
+// waitForQueue resolves the queue URL, waiting (capped backoff, one log line) while SQS is
+// unreachable, so the relay can start before goaws or LocalStack. A queue SQS says does not exist is
+// still waited for — the infrastructure may be creating it — but logged as such.
+func waitForQueue(ctx context.Context, client *sqs.Client, name string, maxWait time.Duration, log *slog.Logger) (string, error) {
+	wait := 200 * time.Millisecond
+	logged := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		url, err := queue.URL(cctx, client, name)
+		cancel()
+		if err == nil {
+			return url, nil
+		}
+		if ctx.Err() != nil {
+			return "", nil
+		}
+		if !logged {
+			log.Warn("destination queue not reachable yet: retrying", "queue", name, "error", err.Error())
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, maxWait)
+	}
+}

@@ -1,0 +1,289 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/queue"
+	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/internal/sqstest"
+	"github.com/b2b/backoffice/outbox"
+)
+
+const eventsQueue = "order-events"
+
+// env is one test's outbox database, goaws and relay log.
+type env struct {
+	t   *testing.T
+	db  *dbtest.DB
+	sqs *sqstest.Server
+	log *logBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return &env{t: t, db: dbtest.New(t, "orders"), sqs: sqstest.Start(t, eventsQueue), log: &logBuffer{}}
+}
+
+func (e *env) publisher() message.Publisher {
+	e.t.Helper()
+	pub, err := queue.NewPublisher(e.sqs.Config(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return pub
+}
+
+// relay runs a relay on the test database until the test ends (or stop is called) and returns it.
+// wrap, when not nil, decorates the real SQS publisher (slow sends, recording the send order).
+func (e *env) relay(o outbox.Options, wrap func(message.Publisher) message.Publisher) (*outbox.Relay, func()) {
+	e.t.Helper()
+	pub := e.publisher()
+	if wrap != nil {
+		pub = wrap(pub)
+	}
+	if o.Queue == "" {
+		o.Queue = eventsQueue
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 10 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r, err := outbox.NewRelay(e.db.DB, pub, o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+	case err := <-done:
+		e.t.Fatalf("relay stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		e.t.Fatal("relay not running after 30 s")
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("relay Run: %v", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return r, stop
+}
+
+// newEvent returns an order event of order id at version v.
+func newEvent(t testing.TB, id int64, v int, corr string) events.Envelope {
+	t.Helper()
+	typ := events.OrderCreated
+	if v > 1 {
+		typ = events.OrderConfirmed
+	}
+	ev, err := events.New(typ, events.AggregateOrder, strconv.FormatInt(id, 10), v, corr,
+		map[string]any{"id": id, "status": "CREATED"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// publish writes evs in one committed transaction.
+func publish(t testing.TB, db *sql.DB, evs ...events.Envelope) {
+	t.Helper()
+	err := sqldb.InTx(context.Background(), db, func(tx *sql.Tx) error {
+		return outbox.Publish(context.Background(), tx, evs...)
+	})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// received decodes the event ids of messages, counting each id's deliveries.
+func received(t testing.TB, msgs []sqstest.Message) map[string]int {
+	t.Helper()
+	got := make(map[string]int, len(msgs))
+	for _, m := range msgs {
+		var ev events.Envelope
+		if err := json.Unmarshal([]byte(m.Body), &ev); err != nil {
+			t.Fatalf("message body is not an event: %v: %.200s", err, m.Body)
+		}
+		if m.Attributes["_watermill_message_uuid"] != ev.EventID {
+			t.Fatalf("message uuid attribute %q, want the event id %q", m.Attributes["_watermill_message_uuid"], ev.EventID)
+		}
+		got[ev.EventID]++
+	}
+	return got
+}
+
+// collectIDs reads the queue until every id in want arrived (or timeout), then keeps reading until the
+// queue is empty so that duplicates are counted too.
+func (e *env) collectIDs(want map[string]bool, timeout time.Duration) map[string]int {
+	e.t.Helper()
+	got := map[string]int{}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		missing := 0
+		for id := range want {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		for id, n := range received(e.t, e.sqs.Collect(e.t, eventsQueue, missing, time.Until(deadline))) {
+			got[id] += n
+		}
+	}
+	rest, err := e.sqs.Drain(context.Background(), eventsQueue)
+	if err != nil {
+		e.t.Fatalf("drain: %v", err)
+	}
+	for id, n := range received(e.t, rest) {
+		got[id] += n
+	}
+	return got
+}
+
+// checkDelivery fails unless every wanted id arrived and nothing else did; it returns the number of
+// extra deliveries (duplicates).
+func checkDelivery(t *testing.T, want map[string]bool, got map[string]int) (duplicates int) {
+	t.Helper()
+	var missing, unknown []string
+	for id := range want {
+		if got[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, n := range got {
+		if !want[id] {
+			unknown = append(unknown, id)
+		}
+		duplicates += n - 1
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d committed events never arrived (first: %v)", len(missing), len(want), first(missing))
+	}
+	if len(unknown) > 0 {
+		t.Errorf("%d events arrived that were never committed (first: %v)", len(unknown), first(unknown))
+	}
+	return duplicates
+}
+
+func first(s []string) []string { return s[:min(3, len(s))] }
+
+// outboxRows counts the rows left in the outbox (parked included).
+func outboxRows(t testing.TB, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM outbox").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scale reads an integer knob from the environment, so the load tests can be made heavier by hand.
+func scale(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// logBuffer collects JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the decoded log lines whose msg is msg.
+func (b *logBuffer) lines(msg string) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(b.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// slowPublisher delays each send: it keeps the relay's batch transaction open long, the situation in
+// which producers could be held up by the relay or commits could be missed.
+type slowPublisher struct {
+	message.Publisher
+	delay func() time.Duration
+}
+
+func (p slowPublisher) Publish(topic string, msgs ...*message.Message) error {
+	time.Sleep(p.delay())
+	return p.Publisher.Publish(topic, msgs...)
+}
+
+// recordingPublisher remembers the order in which events were sent.
+type recordingPublisher struct {
+	message.Publisher
+	mu   sync.Mutex
+	sent []*message.Message
+}
+
+func (p *recordingPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.Publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.sent = append(p.sent, msgs...)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *recordingPublisher) messages() []*message.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*message.Message(nil), p.sent...)
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,79 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Lag is how far the relay is behind.
+type Lag struct {
+	// Pending is the number of events waiting to be sent (parked ones excluded).
+	Pending int
+	// Oldest is the age of the oldest pending event (0 when none).
+	Oldest time.Duration
+	// Parked is the number of events set aside after MaxAttempts failed sends.
+	Parked int
+}
+
+// ReadLag reads the lag of the outbox in db. Delivered rows are deleted, so this counts only what is
+// still in the table.
+func ReadLag(ctx context.Context, db *sql.DB) (Lag, error) {
+	var l Lag
+	var oldestMicros sql.NullInt64
+	err := db.QueryRowContext(ctx,
+		"SELECT COALESCE(SUM(parked_at IS NULL), 0), COALESCE(SUM(parked_at IS NOT NULL), 0),"+
+			" TIMESTAMPDIFF(MICROSECOND, MIN(CASE WHEN parked_at IS NULL THEN created_at END), CURRENT_TIMESTAMP(6))"+
+			" FROM "+tableName("")+" WHERE acked = FALSE").
+		Scan(&l.Pending, &l.Parked, &oldestMicros)
+	if err != nil {
+		return Lag{}, fmt.Errorf("read outbox lag: %w", err)
+	}
+	if oldestMicros.Valid && oldestMicros.Int64 > 0 {
+		l.Oldest = time.Duration(oldestMicros.Int64) * time.Microsecond
+	}
+	return l, nil
+}
+
+// Lag reads the current lag of the relay's outbox.
+func (r *Relay) Lag(ctx context.Context) (Lag, error) { return ReadLag(ctx, r.db) }
+
+// watchLag logs the lag every LagInterval when it changed (pending count, parked count, or whether
+// the relay is caught up) and at least every LagLogEvery, until ctx is done.
+func (r *Relay) watchLag(ctx context.Context) {
+	t := time.NewTicker(r.o.LagInterval)
+	defer t.Stop()
+	var last Lag
+	var lastLogged time.Time
+	first := true
+	for {
+		l, err := r.Lag(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.log.Warn("outbox lag unavailable", "error", err.Error())
+		} else if first || l.Pending != last.Pending || l.Parked != last.Parked || time.Since(lastLogged) >= r.o.LagLogEvery {
+			level := slogLevelFor(l)
+			r.log.Log(ctx, level, "outbox lag", "pending", l.Pending,
+				"oldest_age", l.Oldest.Round(time.Millisecond).String(), "oldest_age_ms", l.Oldest.Milliseconds(),
+				"parked", l.Parked, "delivered", r.Delivered())
+			last, lastLogged, first = l, time.Now(), false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// slogLevelFor makes parked events stand out: they need someone to look at them.
+func slogLevelFor(l Lag) slog.Level {
+	if l.Parked > 0 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,393 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/aws/smithy-go"
+
+	"github.com/b2b/backoffice/internal/queue"
+	"github.com/b2b/backoffice/internal/sqldb"
+)
+
+// Options configure a Relay. Zero values take the defaults noted on each field.
+type Options struct {
+	// Queue is the destination: the topic given to the publisher (the SQS queue name). Required.
+	Queue string
+	// BatchSize is the number of rows one relay locks and sends per transaction (default 100). After
+	// a crash, at most this many events of the interrupted batch are sent again.
+	BatchSize int
+	// PollInterval is the wait between polls of an empty outbox (default 250 ms).
+	PollInterval time.Duration
+	// MaxAttempts is the number of failed sends after which an event is parked (default 5).
+	MaxAttempts int
+	// RetryBackoff is the first wait after a failed send; it doubles up to MaxBackoff
+	// (defaults 200 ms and 10 s).
+	RetryBackoff time.Duration
+	MaxBackoff   time.Duration
+	// AckDeadline bounds the time spent on one message before the batch transaction is committed with
+	// what was delivered and the rest released (default 30 s). During an SQS outage the relay keeps
+	// retrying, but in a fresh transaction every AckDeadline rather than one open for the whole outage.
+	AckDeadline time.Duration
+	// LagInterval is how often the lag is checked, and logged when it changed (default 10 s).
+	// It is logged at least every LagLogEvery (default 1 min) even when unchanged.
+	LagInterval time.Duration
+	LagLogEvery time.Duration
+	// Log receives the relay's log lines (default slog.Default()).
+	Log *slog.Logger
+
+	// schema, offsets and topic replace the outbox adapter in tests comparing it with watermill-sql's
+	// default schema.
+	schema  wsql.SchemaAdapter
+	offsets wsql.OffsetsAdapter
+	topic   string
+}
+
+func (o *Options) defaults() error {
+	if o.Queue == "" {
+		return errors.New("outbox relay: Queue is required")
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.RetryBackoff)
+	if o.AckDeadline <= 0 {
+		o.AckDeadline = 30 * time.Second
+	}
+	if o.LagInterval <= 0 {
+		o.LagInterval = 10 * time.Second
+	}
+	if o.LagLogEvery <= 0 {
+		o.LagLogEvery = time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.schema == nil {
+		o.schema = NewSchema(o.BatchSize)
+	}
+	if o.offsets == nil {
+		o.offsets = OffsetsAdapter()
+	}
+	if o.topic == "" {
+		o.topic = Topic
+	}
+	return nil
+}
+
+// Relay moves committed outbox rows to SQS: a watermill-sql subscriber on the outbox table feeds a
+// watermill router handler that publishes each event to the queue with the given publisher (normally
+// queue.NewPublisher), then acks it, which deletes the row.
+type Relay struct {
+	db   *sql.DB
+	pub  message.Publisher
+	o    Options
+	log  *slog.Logger
+	down outage
+
+	delivered atomic.Int64
+	parked    atomic.Int64
+	running   chan struct{}
+}
+
+// NewRelay returns a relay reading db's outbox and publishing with pub.
+func NewRelay(db *sql.DB, pub message.Publisher, o Options) (*Relay, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	log := o.Log.With("queue", o.Queue)
+	return &Relay{db: db, pub: pub, o: o, log: log, down: outage{log: log}, running: make(chan struct{})}, nil
+}
+
+// Delivered returns how many events this relay has sent since it started.
+func (r *Relay) Delivered() int64 { return r.delivered.Load() }
+
+// Running is closed once the relay polls the outbox.
+func (r *Relay) Running() <-chan struct{} { return r.running }
+
+// Run relays until ctx is canceled, then shuts down gracefully: the message being sent is finished or
+// released, the events delivered so far in the current batch are deleted, the rest of the batch is
+// unlocked for the next relay. It returns nil after a graceful shutdown.
+func (r *Relay) Run(ctx context.Context) error {
+	wlog := queue.WatermillLogger(r.log)
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(r.db), wsql.SubscriberConfig{
+		SchemaAdapter:  r.o.schema,
+		OffsetsAdapter: r.o.offsets,
+		PollInterval:   r.o.PollInterval,
+		AckDeadline:    &r.o.AckDeadline,
+		// Nacks only come from database trouble inside the handler (recording a failure, parking);
+		// the handler itself waits between send attempts.
+		ResendInterval: r.o.RetryBackoff,
+		BackoffManager: &dbBackoff{log: r.log, poll: r.o.PollInterval, retry: time.Second},
+	}, wlog)
+	if err != nil {
+		return fmt.Errorf("outbox subscriber: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.o.AckDeadline + 5*time.Second}, wlog)
+	if err != nil {
+		return fmt.Errorf("outbox router: %w", err)
+	}
+	router.AddConsumerHandler("outbox-relay", r.o.topic, sub, r.handle)
+
+	// The router runs on a context of its own: canceling the subscription context would roll the batch
+	// transaction back (re-sending what it had delivered), whereas Close lets the subscriber commit
+	// the delivered part first.
+	runErr := make(chan error, 1)
+	go func() { runErr <- router.Run(context.WithoutCancel(ctx)) }()
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		select {
+		case <-router.Running():
+			close(r.running)
+			r.watchLag(ctx)
+		case <-ctx.Done():
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+		r.log.Info("outbox relay stopping")
+		cerr := router.Close()
+		err = <-runErr
+		if err == nil {
+			err = cerr
+		}
+	case err = <-runErr:
+		// The router stops by itself only when its handler cannot run (e.g. subscribe failed).
+		if err == nil {
+			err = errors.New("outbox relay: router stopped")
+		}
+	}
+	<-lagDone
+	r.log.Info("outbox relay stopped", "delivered", r.Delivered())
+	return err
+}
+
+// handle sends one outbox event. Send failures are retried here, not by nacking, so the subscriber
+// keeps the event in flight: an outage (SQS unreachable, throttling, server errors, a missing queue)
+// is retried with capped backoff for as long as it lasts and never counts against the event; an
+// error that is the event's own (SQS refused it, or it can never be valid) counts as a failed attempt,
+// recorded in its own committed statement, and after MaxAttempts the event is parked and acked so the
+// ones behind it flow.
+func (r *Relay) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	offset, _ := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64)
+	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(MetaEventType))
+
+	wait := r.o.RetryBackoff
+	for {
+		err := r.send(msg)
+		if err == nil {
+			r.down.end()
+			r.delivered.Add(1)
+			return nil
+		}
+		if !isEventError(err) {
+			r.down.begin(err)
+		} else {
+			r.down.end() // SQS answered
+			attempts, ferr := r.recordFailure(ctx, offset, msg.UUID, err)
+			if ferr != nil {
+				return ferr // nack: the subscriber offers it again after ResendInterval
+			}
+			if attempts >= r.o.MaxAttempts {
+				if perr := r.park(ctx, offset, err); perr != nil {
+					return perr
+				}
+				r.parked.Add(1)
+				log.Error("outbox event parked: it will not be sent until released",
+					"attempts", attempts, "error", err.Error())
+				return nil
+			}
+			log.Warn("outbox event not accepted, will retry", "attempt", attempts, "max_attempts", r.o.MaxAttempts, "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			// AckDeadline passed or shutting down: the subscriber has given up on this message; it is
+			// still in the outbox and comes first in the next batch.
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, r.o.MaxBackoff)
+	}
+}
+
+// send publishes msg without the relay's internal metadata, after the checks SQS would fail it on.
+func (r *Relay) send(msg *message.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = eventError{fmt.Errorf("panic while sending: %v", p)}
+		}
+	}()
+	if reason := msg.Metadata.Get(metaInvalid); reason != "" {
+		return eventError{errors.New(reason)}
+	}
+	out := message.NewMessage(msg.UUID, msg.Payload)
+	for k, v := range msg.Metadata {
+		if k != metaOffset {
+			out.Metadata.Set(k, v)
+		}
+	}
+	switch {
+	case len(out.Payload) > MaxPayloadBytes:
+		return eventError{fmt.Errorf("payload is %d bytes, over the %d-byte SQS limit", len(out.Payload), MaxPayloadBytes)}
+	case !utf8.Valid(out.Payload):
+		return eventError{errors.New("payload is not valid UTF-8, which SQS refuses")}
+	case len(out.Metadata) > maxMetadataKeys:
+		return eventError{fmt.Errorf("%d metadata keys, over the %d SQS message attributes left after the message UUID", len(out.Metadata), maxMetadataKeys)}
+	}
+	return r.pub.Publish(r.o.Queue, out)
+}
+
+// maxMetadataKeys: SQS allows 10 message attributes and watermill-aws adds the message UUID as one.
+const maxMetadataKeys = 9
+
+// eventError is a send failure caused by the event itself: retrying it cannot help for long.
+type eventError struct{ err error }
+
+func (e eventError) Error() string { return e.err.Error() }
+func (e eventError) Unwrap() error { return e.err }
+
+// eventErrorCodes are SQS error codes that refuse one message rather than the whole queue.
+var eventErrorCodes = map[string]bool{
+	"InvalidMessageContents": true,
+	"InvalidParameterValue":  true,
+	"InvalidAttributeName":   true,
+	"InvalidAttributeValue":  true,
+	"MessageTooLong":         true,
+}
+
+// isEventError tells a failure of this event from an outage. Anything unrecognized counts as an
+// outage: retried without end and never parked, so an unexpected error can delay events but not
+// drop them.
+func isEventError(err error) bool {
+	var ee eventError
+	if errors.As(err, &ee) {
+		return true
+	}
+	var api smithy.APIError
+	return errors.As(err, &api) && eventErrorCodes[api.ErrorCode()]
+}
+
+// recordFailure counts a failed attempt in its own statement (autocommit, outside the batch
+// transaction, so it survives a crash or rollback) and returns the attempts so far.
+func (r *Relay) recordFailure(ctx context.Context, offset int64, uuid string, cause error) (int, error) {
+	ctx = context.WithoutCancel(ctx)
+	msg := truncate(cause.Error(), 2000)
+	if _, err := r.db.ExecContext(ctx,
+		"INSERT INTO `"+FailuresTable+"` (`offset`, `uuid`, attempts, last_error, first_failed_at, last_failed_at)"+
+			" VALUES (?, ?, 1, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"+
+			" ON DUPLICATE KEY UPDATE attempts = attempts + 1, last_error = VALUES(last_error), last_failed_at = VALUES(last_failed_at)",
+		offset, uuid, msg); err != nil {
+		return 0, fmt.Errorf("record failed attempt of outbox row %d: %w", offset, err)
+	}
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT attempts FROM `"+FailuresTable+"` WHERE `offset` = ?", offset).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read failed attempts of outbox row %d: %w", offset, err)
+	}
+	return n, nil
+}
+
+// park marks the row parked inside the batch transaction (which holds the row's lock); the ack that
+// follows skips parked rows, and the commit makes the parking durable.
+func (r *Relay) park(ctx context.Context, offset int64, cause error) error {
+	tx, ok := wsql.TxFromContext(ctx)
+	if !ok {
+		return errors.New("outbox: no batch transaction in the message context")
+	}
+	if _, err := tx.ExecContext(ctx,
+		"UPDATE "+tableName("")+" SET parked_at = UTC_TIMESTAMP(6), last_error = ? WHERE `offset` = ?",
+		truncate(cause.Error(), 2000), offset); err != nil {
+		return fmt.Errorf("park outbox row %d: %w", offset, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// outage turns a run of failed sends into two log lines: one when it starts, one when it ends.
+type outage struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	since    time.Time
+	failures int
+}
+
+func (o *outage) begin(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures++
+	if o.since.IsZero() {
+		o.since = time.Now()
+		o.log.Warn("sqs unavailable: retrying with backoff until it answers", "error", err.Error())
+	}
+}
+
+func (o *outage) end() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return
+	}
+	o.log.Info("sqs available again", "down_for", time.Since(o.since).Round(time.Millisecond).String(), "failed_sends", o.failures)
+	o.since, o.failures = time.Time{}, 0
+}
+
+// dbBackoff is the subscriber's backoff manager: the default behaviour, logging a database outage once
+// when it starts and once when it ends instead of on every poll.
+type dbBackoff struct {
+	log         *slog.Logger
+	poll, retry time.Duration
+	failing     bool
+}
+
+func (b *dbBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil {
+		if sqldb.IsRetryable(err) {
+			return 0
+		}
+		if !b.failing {
+			b.failing = true
+			b.log.Warn("outbox unreadable: retrying", "error", err.Error())
+		}
+		return b.retry
+	}
+	if b.failing {
+		b.failing = false
+		b.log.Info("outbox readable again")
+	}
+	if noMsg {
+		return b.poll
+	}
+	return 0
+}
