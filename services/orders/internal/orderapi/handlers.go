@@ -47,6 +47,7 @@ func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
+	w.Header().Set("Location", "/products/"+strconv.FormatInt(p.ID, 10))
 	web.Respond(w, http.StatusCreated, p)
 }
 
@@ -127,6 +128,7 @@ func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
+	w.Header().Set("Location", "/orders/"+strconv.FormatInt(out.Order.ID, 10))
 	respondOutcome(w, http.StatusCreated, out)
 }
 
