@@ -125,4 +125,3 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Errorf("operations never exercised: %v", u)
 	}
 }
-
