@@ -1,0 +1,77 @@
+package customer_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/b2b/backoffice/services/customers/internal/customer"
+)
+
+func TestValidEmail(t *testing.T) {
+	for _, tc := range []struct {
+		email string
+		want  bool
+	}{
+		{"ops@acme.com", true},
+		{"first.last+tag@sub.example.co.uk", true},
+		{strings.Repeat("a", 64) + "@" + strings.Repeat("b", 184) + ".test", true}, // 254
+		{strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".test", false},
+		{"", false},
+		{"plain", false},
+		{"@acme.com", false},
+		{"ops@", false},
+		{"two@@acme.com", false},
+		{"Ops <ops@acme.com>", false},
+		{"<ops@acme.com>", false},
+		{"ops@acme.com, other@acme.com", false},
+		{`"quoted local"@acme.com`, false},
+		{"ops @acme.com", false},
+	} {
+		if got := customer.ValidEmail(tc.email); got != tc.want {
+			t.Errorf("ValidEmail(%q) = %v, want %v", tc.email, got, tc.want)
+		}
+	}
+}
+
+func TestValidPhone(t *testing.T) {
+	for _, tc := range []struct {
+		phone string
+		want  bool
+	}{
+		{"123", true},
+		{"+1-555-0100", true},
+		{"+44 (20) 7946.0000", true},
+		{strings.Repeat("1", 32), true},
+		{strings.Repeat("1", 33), false},
+		{"12", false},
+		{"", false},
+		{"---", false},
+		{"+1 555 CALL", false},
+		{"555_0100", false},
+		{"555/0100", false},
+	} {
+		if got := customer.ValidPhone(tc.phone); got != tc.want {
+			t.Errorf("ValidPhone(%q) = %v, want %v", tc.phone, got, tc.want)
+		}
+	}
+}
+
+func TestPatchEmpty(t *testing.T) {
+	s := "x"
+	for _, tc := range []struct {
+		name string
+		p    customer.Patch
+		want bool
+	}{
+		{"nothing", customer.Patch{}, true},
+		{"name", customer.Patch{Name: &s}, false},
+		{"email", customer.Patch{Email: &s}, false},
+		{"phone cleared", customer.Patch{PhoneSet: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.p.Empty(); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

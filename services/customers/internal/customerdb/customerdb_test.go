@@ -1,0 +1,100 @@
+package customerdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/services/customers/internal/customer"
+	"github.com/b2b/backoffice/services/customers/internal/customerdb"
+)
+
+func newCustomer(name, email string) customer.Customer {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return customer.Customer{Name: name, Email: email, CreatedAt: now, UpdatedAt: now}
+}
+
+// Two updates that move different customers to one email race past any read; the unique key on
+// live_email stops the second, and the store reports it as EMAIL_TAKEN, not as a 500.
+func TestConcurrentUpdatesToOneEmail(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	s := customerdb.New(db.DB)
+	ctx := context.Background()
+	var ids []int64
+	for i := range 6 {
+		c, err := s.Create(ctx, newCustomer(fmt.Sprint("C", i), fmt.Sprintf("c%d@x.example", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		ok, taken, bad int
+	)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Update(ctx, id, func(c *customer.Customer) error { c.Email = "same@x.example"; return nil })
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, customer.ErrEmailTaken):
+				taken++
+			default:
+				bad++
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 || taken != len(ids)-1 || bad != 0 {
+		t.Fatalf("got %d ok, %d taken, %d other; want 1 ok and %d taken", ok, taken, bad, len(ids)-1)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM customers WHERE email = 'same@x.example'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("got %d rows with the email (%v), want 1", n, err)
+	}
+}
+
+func TestUpdateRollsBackWhenFnFails(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	s := customerdb.New(db.DB)
+	ctx := context.Background()
+	c, err := s.Create(ctx, newCustomer("Before", "b@x.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err = s.Update(ctx, c.ID, func(c *customer.Customer) error { c.Name = "After"; return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want boom", err)
+	}
+	got, err := s.Get(ctx, c.ID)
+	if err != nil || got.Name != "Before" {
+		t.Fatalf("got %+v %v, want the name unchanged", got, err)
+	}
+	if err := s.Delete(ctx, c.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"update": func() error {
+			_, err := s.Update(ctx, c.ID, func(*customer.Customer) error { return nil })
+			return err
+		}(),
+		"get":    func() error { _, err := s.Get(ctx, c.ID); return err }(),
+		"delete": s.Delete(ctx, c.ID, time.Now()),
+	} {
+		if !errors.Is(err, customer.ErrNotFound) {
+			t.Errorf("%s of a deleted customer: got %v, want CUSTOMER_NOT_FOUND", name, err)
+		}
+	}
+}
