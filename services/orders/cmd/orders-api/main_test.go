@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2b/backoffice/internal/dbtest"
+)
+
+func envOf(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoad(t *testing.T) {
+	c, err := load(envOf("SERVICE_TOKEN", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3002 || c.DB.Name != "orders" || c.ServiceToken != "s3cret" || c.CustomersAPIBase != "http://127.0.0.1:3001" ||
+		c.CancelWindow != 10*time.Minute || c.IdempotencyTTL != 24*time.Hour || c.LogLevel != "info" {
+		t.Errorf("defaults: got %+v", c)
+	}
+	c, err = load(envOf("SERVICE_TOKEN", "s", "PORT", "8080", "CANCEL_WINDOW", "30s", "IDEMPOTENCY_TTL", "1h", "CUSTOMERS_API_BASE", "http://h:3001/dev/"))
+	if err != nil || c.Port != 8080 || c.CancelWindow != 30*time.Second || c.IdempotencyTTL != time.Hour || c.CustomersAPIBase != "http://h:3001/dev/" {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		env  func(string) string
+		want string
+	}{
+		{envOf(), "config: SERVICE_TOKEN is required"},
+		{envOf("SERVICE_TOKEN", "x", "PORT", "http"), "config: PORT must be an integer"},
+		{envOf("SERVICE_TOKEN", "x", "CANCEL_WINDOW", "10"), "config: CANCEL_WINDOW must be a positive duration"},
+		{envOf("SERVICE_TOKEN", "x", "IDEMPOTENCY_TTL", "-1h"), "config: IDEMPOTENCY_TTL must be a positive duration"},
+		{envOf("SERVICE_TOKEN", "x", "CUSTOMERS_API_BASE", "localhost:3001"), "config: CUSTOMERS_API_BASE"},
+	} {
+		if _, err := load(tc.env); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	// Secrets never reach the start-up log line.
+	c, _ = load(envOf("SERVICE_TOKEN", "very-secret-token", "DB_PASSWORD", "pw-secret", "DB_DSN", "u:pw-secret@tcp(h:3306)/orders"))
+	if s := fmt.Sprint(c.logValue()...); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") {
+		t.Errorf("log line leaks a secret: %s", s)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	db := dbtest.New(t, "orders")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, envOf("PORT", "0", "DB_DSN", db.DSN, "SERVICE_TOKEN", "tok", "DB_CONNECT_TIMEOUT", "5s"), out)
+	}()
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, out.String())
+		default:
+		}
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "listening" {
+				addr = m.Addr
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if addr == "" {
+		t.Fatalf("no listening line:\n%s", out.String())
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	base := "http://127.0.0.1:" + port
+	get := func(path string, header ...string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if s, b := get("/health"); s != 200 || b != `{"checks":{"db":"ok"},"service":"orders-api","status":"ok"}` {
+		t.Errorf("health: got %d %s", s, b)
+	}
+	if s, b := get("/openapi.yaml"); s != 200 || !strings.HasPrefix(b, "openapi: 3.0") {
+		t.Errorf("openapi: got %d %.30s", s, b)
+	}
+	if s, _ := get("/internal/order-requests/k"); s != 401 {
+		t.Errorf("internal without token: got %d, want 401", s)
+	}
+	if s, _ := get("/internal/order-requests/k", "Authorization", "Bearer tok"); s != 404 {
+		t.Errorf("internal with token: got %d, want 404", s)
+	}
+	if strings.Contains(out.String(), `"tok"`) {
+		t.Errorf("the service token was logged:\n%s", out.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
