@@ -27,7 +27,8 @@ func DecodeCursor(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: a cursor has one spelling only, so non-zero padding bits are refused too.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) != 16 || !hmac.Equal(raw[8:], cursorMAC(raw[:8])) {
 		return 0, apperr.ErrInvalidCursor
 	}
