@@ -1,0 +1,135 @@
+package e2etest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/b2b/backoffice/lambda/orchestrator"
+)
+
+// TestLambdaUnderRIE runs the real bootstrap binary (built for this machine) under the AWS Lambda Runtime
+// Interface Emulator and invokes it, one invocation at a time, with API Gateway REST proxy events of the
+// "dev" stage: the adapter and lambda.Start are exercised exactly as in AWS.
+func TestLambdaUnderRIE(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	p := s.product("E2E-RIE", 1999, 3)
+
+	apiPort, riePort := freePort(t), freePort(t)
+	env := merge(s.lambdaEnv(3*time.Second), map[string]string{
+		// The invocation deadline the handler must stay inside of.
+		"AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
+		"AWS_LAMBDA_FUNCTION_NAME":    "create-and-confirm-order",
+	})
+	rie := newProc(t, "aws-lambda-rie", env,
+		"--log-level", "warn",
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
+		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(riePort),
+		filepath.Join(bin, "lambda"),
+	).start()
+	invokeURL := "http://127.0.0.1:" + strconv.Itoa(riePort) + "/2015-03-31/functions/function/invocations"
+	eventually(t, 20*time.Second, "RIE listening", func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(riePort), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		if _, gone := rie.exited(0); gone {
+			t.Fatalf("RIE exited:\n%s", rie.out.String())
+		}
+		return err == nil
+	})
+
+	invoke := func(body string, base64Body bool, corr string) (lambdaevents.APIGatewayProxyResponse, envelope) {
+		t.Helper()
+		if base64Body {
+			body = base64.StdEncoding.EncodeToString([]byte(body))
+		}
+		ev := lambdaevents.APIGatewayProxyRequest{
+			Resource:   "/orchestrator/create-and-confirm-order",
+			Path:       orchestrator.StagePath,
+			HTTPMethod: http.MethodPost,
+			Headers:    map[string]string{"Content-Type": "application/json", "X-Correlation-Id": corr},
+			MultiValueHeaders: map[string][]string{
+				"Content-Type": {"application/json"}, "X-Correlation-Id": {corr},
+			},
+			RequestContext: lambdaevents.APIGatewayProxyRequestContext{
+				Stage: "dev", Path: orchestrator.StagePath, HTTPMethod: http.MethodPost,
+				ResourcePath: "/orchestrator/create-and-confirm-order", RequestID: "req-" + corr,
+				Identity: lambdaevents.APIGatewayRequestIdentity{SourceIP: "198.51.100.7"},
+			},
+			Body:            body,
+			IsBase64Encoded: base64Body,
+		}
+		raw, _ := json.Marshal(ev)
+		client := &http.Client{Timeout: 30 * time.Second}
+		resp, err := client.Post(invokeURL, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("invoke: %v", err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("invoke: RIE answered %d %s", resp.StatusCode, out)
+		}
+		var r lambdaevents.APIGatewayProxyResponse
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("invoke: not a proxy response: %s: %v", out, err)
+		}
+		var e envelope
+		if err := json.Unmarshal([]byte(r.Body), &e); err != nil {
+			t.Fatalf("invoke: body %q: %v", r.Body, err)
+		}
+		return r, e
+	}
+
+	t.Run("happy path", func(t *testing.T) {
+		body := `{"customer_id":1,"items":[{"product_id":` + strconv.FormatInt(p, 10) + `,"qty":2}],"idempotency_key":"e2e-rie-happy"}`
+		r, e := invoke(body, false, "e2e-corr-rie-1")
+		if r.StatusCode != http.StatusCreated || !e.Success || e.CorrelationID != "e2e-corr-rie-1" {
+			t.Fatalf("got %d %s, want 201 success with the correlation id", r.StatusCode, r.Body)
+		}
+		if r.Headers["Content-Type"] != "application/json" || r.Headers["X-Correlation-Id"] != "e2e-corr-rie-1" || r.IsBase64Encoded {
+			t.Errorf("headers: got %v base64=%v, want JSON with X-Correlation-Id, not base64", r.Headers, r.IsBase64Encoded)
+		}
+		var d orderData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Order.Status != "CONFIRMED" || d.Order.TotalCents != 2*1999 || d.Customer.ID != 1 {
+			t.Errorf("data: got %+v, want customer 1 and a CONFIRMED order of 3998", d)
+		}
+		if got := s.stock(p); got != 1 {
+			t.Errorf("stock: got %d, want 1", got)
+		}
+	})
+
+	t.Run("error with a base64 body", func(t *testing.T) {
+		body := `{"customer_id":1,"items":[{"product_id":` + strconv.FormatInt(p, 10) + `,"qty":2}],"idempotency_key":"e2e-rie-short"}`
+		r, e := invoke(body, true, "e2e-corr-rie-2")
+		if r.StatusCode != http.StatusConflict || e.Success || e.Error == nil || e.Error.Code != "INSUFFICIENT_STOCK" {
+			t.Fatalf("got %d %s, want 409 INSUFFICIENT_STOCK", r.StatusCode, r.Body)
+		}
+		if got := s.stock(p); got != 1 {
+			t.Errorf("stock: got %d, want 1 (unchanged)", got)
+		}
+	})
+}
+
+// envelope is the orchestrator's answer body.
+type envelope struct {
+	Success       bool            `json:"success"`
+	CorrelationID string          `json:"correlationId"`
+	Data          json.RawMessage `json:"data"`
+	Error         *struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
