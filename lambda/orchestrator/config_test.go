@@ -1,7 +1,9 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +73,26 @@ func TestDeadlineKeepsMargin(t *testing.T) {
 
 func contextWithDeadline(t *testing.T, d time.Time) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(t.Context(), d)
+}
+
+func TestConfigLogMasksSecrets(t *testing.T) {
+	c, err := LoadConfig(func(k string) string {
+		return map[string]string{
+			"CUSTOMERS_API_BASE": "http://c", "ORDERS_API_BASE": "http://o",
+			"SERVICE_TOKEN": "svc-secret-token", "AWS_SECRET_ACCESS_KEY": "aws-secret",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
+	for _, secret := range []string{"svc-secret-token", "aws-secret"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("logged configuration %s shows %q", buf.String(), secret)
+		}
+	}
+	if !strings.Contains(buf.String(), `"orders_api_base":"http://o"`) {
+		t.Errorf("logged configuration %s: want the bases shown", buf.String())
+	}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	env := map[string]string{
+		"CUSTOMERS_API_BASE": "http://127.0.0.1:3001",
+		"SERVICE_TOKEN":      "a-secret-token",
+		"AWS_ENDPOINT_URL":   "http://127.0.0.1:4100",
+	}
+	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	s, err := load(get(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queue != "order-commands" || s.Visibility != 30*time.Second || s.Workers != 4 || s.DB.Name != "orders" {
+		t.Errorf("defaults: got queue %q visibility %s workers %d db %q, want order-commands 30s 4 orders", s.Queue, s.Visibility, s.Workers, s.DB.Name)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"SERVICE_TOKEN", "", "config: SERVICE_TOKEN is required"},
+		{"CUSTOMERS_API_BASE", "", "config: CUSTOMERS_API_BASE is required"},
+		{"WORKER_CONCURRENCY", "0", "config: WORKER_CONCURRENCY must be an integer from 1 to 64"},
+		{"ORDER_COMMANDS_VISIBILITY_TIMEOUT", "soon", "config: ORDER_COMMANDS_VISIBILITY_TIMEOUT must be a positive duration"},
+	} {
+		bad := map[string]string{}
+		for k, v := range env {
+			bad[k] = v
+		}
+		bad[tc.name] = tc.value
+		if _, err := load(get(bad)); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s=%q: got %v, want an error starting %q", tc.name, tc.value, err, tc.want)
+		}
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), func(string) string { return "" }, &out, nil)
+	if err == nil || err.Error() != "config: CUSTOMERS_API_BASE is required" {
+		t.Errorf("got %v, want the first missing variable named", err)
+	}
+	if err := run(context.Background(), func(string) string { return "" }, &out, []string{"-no-such-flag"}); err == nil {
+		t.Error("an unknown flag was accepted")
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	s, err := load(func(k string) string {
+		return map[string]string{"CUSTOMERS_API_BASE": "http://c", "SERVICE_TOKEN": "a-secret-token", "AWS_SECRET_ACCESS_KEY": "aws-secret", "DB_PASSWORD": "db-secret"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", s)
+	got := buf.String()
+	if !strings.Contains(got, `"service_token":"*** (14 chars)"`) {
+		t.Errorf("logged configuration %s: want the token masked by its length", got)
+	}
+	for _, secret := range []string{"a-secret-token", "aws-secret", "db-secret"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("logged configuration %s shows %q", got, secret)
+		}
+	}
+}
