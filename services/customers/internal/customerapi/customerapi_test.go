@@ -223,7 +223,7 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("every operation exercised", func(t *testing.T) {
-		if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" && f.Value.String() != "TestAPI" {
+		if f := flag.Lookup("test.run"); f != nil && strings.Contains(f.Value.String(), "/") {
 			t.Skip("only a part of the routes ran")
 		}
 		if got := c.Uncovered(); len(got) != 0 {
@@ -439,13 +439,10 @@ func testListPaging(t *testing.T, c *apitest.Contract) {
 
 func testListBadPaging(t *testing.T, c *apitest.Contract) {
 	a := newAPI(t, c)
-	for range 3 {
-		a.create(fmt.Sprintf("C %d", time.Now().UnixNano()), fmt.Sprintf("c%d@x.example", time.Now().UnixNano()))
+	for i := range 3 {
+		a.create(fmt.Sprint("C ", i), fmt.Sprintf("c%d@x.example", i))
 	}
-	for _, limit := range []string{"0", "101", "abc", "-1", "1.5", ""} {
-		if limit == "" {
-			continue
-		}
+	for _, limit := range []string{"0", "101", "abc", "-1", "1.5"} {
 		a.do(http.MethodGet, "/customers?limit="+limit, "").wantFields(t, "limit")
 	}
 	r := a.do(http.MethodGet, "/customers?limit=1", "")
