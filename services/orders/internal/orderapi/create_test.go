@@ -381,3 +381,42 @@ func TestCreateOrderIdempotencyKey(t *testing.T) {
 		t.Errorf("retry after failure: got %d %s, want a fresh 201", r.status, r.body)
 	}
 }
+
+// TestCreateOrderIdempotencyKeyRace: 20 creates with one key at once take the stock once.
+func TestCreateOrderIdempotencyKeyRace(t *testing.T) {
+	e := newEnv(t)
+	a := e.product("IKR-1", 500, 100)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		bodies = map[string]int{}
+	)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := e.try("POST", "/orders", orderBody(1, [2]int64{a, 3}), "Idempotency-Key", "create-race")
+			if err != nil {
+				t.Errorf("request: %v", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if r.status == 201 {
+				bodies[string(r.body)]++
+			} else if r.status != 409 || r.code() != "IDEMPOTENCY_KEY_IN_USE" {
+				t.Errorf("got %d %s, want 201 or 409 IDEMPOTENCY_KEY_IN_USE", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(bodies) != 1 {
+		t.Errorf("got %d distinct 201 bodies, want 1", len(bodies))
+	}
+	if s := e.stock(a); s != 97 {
+		t.Errorf("stock: got %d, want 97", s)
+	}
+	if c := e.count(`SELECT COUNT(*) FROM orders`); c != 1 || e.eventCount(events.OrderCreated) != 1 {
+		t.Errorf("orders %d, order.created %d: want 1 and 1", c, e.eventCount(events.OrderCreated))
+	}
+}
