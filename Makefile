@@ -9,13 +9,25 @@ GO_TEST_FLAGS ?= -race -timeout 20m
 TEST_DB_DSN ?= $(DB_USER):$(DB_PASSWORD)@tcp($(DB_HOST):$(DB_PORT))/
 export TEST_DB_DSN
 
-.PHONY: all build test vet fmt-check run migrate seed ensure-db clean
+.PHONY: all build test vet fmt-check run migrate seed ensure-db lambda-zip fuzz clean
 
 all: build
 
+CMDS := ./services/customers/cmd/customers-api ./services/orders/cmd/orders-api ./services/orders/cmd/orders-worker \
+        ./outbox/cmd/outbox-relay ./db/cmd/dbtool ./localstack/launcher
+
 build:
 	@mkdir -p $(BIN)
-	go build -o $(BIN)/ ./services/... ./db/cmd/...
+	go build -o $(BIN)/ $(CMDS)
+	go build -o $(BIN)/orchestrator-local ./lambda/orchestrator/cmd/local
+	go build -o $(BIN)/goaws github.com/Admiral-Piett/goaws/app/cmd
+
+# The orchestrator for AWS Lambda (provided.al2023, arm64): bin/orchestrator.zip holding one file, bootstrap.
+lambda-zip:
+	@mkdir -p $(BIN)/lambda
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -o $(BIN)/lambda/bootstrap ./lambda/orchestrator/cmd/lambda
+	go tool build-lambda-zip -o $(BIN)/orchestrator.zip $(BIN)/lambda/bootstrap
+	@echo "built $(BIN)/orchestrator.zip"
 
 vet:
 	go vet ./...
@@ -36,8 +48,15 @@ migrate: ensure-db
 seed: migrate
 	go run ./db/cmd/dbtool seed
 
+# The whole stack on this machine: MariaDB (started or installed if needed), migrations and seed data, goaws,
+# every service with prefixed logs. Ctrl-C stops everything.
 run: seed build
-	$(BIN)/customers-api
+	$(BIN)/launcher
+
+fuzz:
+	go test -run XXX -fuzz FuzzDecodeCursor -fuzztime 30s ./internal/web/
+	go test -run XXX -fuzz FuzzDecodeCreateRequest -fuzztime 30s ./services/customers/internal/customerapi/
+	go test -run XXX -fuzz FuzzDecodeUpdateRequest -fuzztime 30s ./services/customers/internal/customerapi/
 
 clean:
 	rm -rf $(BIN)

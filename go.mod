@@ -67,5 +67,6 @@ require (
 
 tool (
 	github.com/Admiral-Piett/goaws/app/cmd
+	github.com/aws/aws-lambda-go/cmd/build-lambda-zip
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 )
