@@ -69,7 +69,11 @@ func (l *Loader) Duration(name string, def, max time.Duration) time.Duration {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 || (max > 0 && d > max) {
-		l.fail(name, "must be a positive duration such as 8s or 10m (at most %s), got %q", max, s)
+		limit := ""
+		if max > 0 {
+			limit = fmt.Sprintf(" (at most %s)", max)
+		}
+		l.fail(name, "must be a positive duration such as 8s or 10m%s, got %q", limit, s)
 		return def
 	}
 	return d
