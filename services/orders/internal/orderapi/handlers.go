@@ -190,22 +190,30 @@ func parseOrderQuery(r *http.Request) (order.Query, int, error) {
 	}
 	if s := v.Get("from"); s != "" {
 		t, _, ok := parseTime(s)
-		if !ok {
-			fe = append(fe, apperr.FieldError{Field: "from", Message: "must be an RFC 3339 timestamp or a date YYYY-MM-DD"})
+		// created_at has microseconds: the first instant at or after a finer from is the next microsecond.
+		if tr := t.Truncate(time.Microsecond); tr.Before(t) {
+			t = tr.Add(time.Microsecond)
+		}
+		if !ok || !t.Before(maxBefore) {
+			fe = append(fe, apperr.FieldError{Field: "from", Message: timeMessage})
 		}
 		q.From = &t
 	}
 	if s := v.Get("to"); s != "" {
 		t, isDate, ok := parseTime(s)
 		if !ok {
-			fe = append(fe, apperr.FieldError{Field: "to", Message: "must be an RFC 3339 timestamp or a date YYYY-MM-DD"})
+			fe = append(fe, apperr.FieldError{Field: "to", Message: timeMessage})
 		}
 		if isDate {
 			t = t.AddDate(0, 0, 1)
 		} else {
-			t = t.Add(time.Microsecond)
+			t = t.Truncate(time.Microsecond).Add(time.Microsecond)
 		}
-		q.Before = &t
+		// A bound after the last instant a DATETIME can hold excludes nothing, and the driver can not
+		// send it.
+		if ok && t.Before(maxBefore) {
+			q.Before = &t
+		}
 	}
 	if len(fe) == 0 && q.From != nil && q.Before != nil && !q.From.Before(*q.Before) {
 		fe = append(fe, apperr.FieldError{Field: "from", Message: "must not be after to"})
@@ -216,14 +224,26 @@ func parseOrderQuery(r *http.Request) (order.Query, int, error) {
 	return q, page.Limit, nil
 }
 
+const timeMessage = "must be an RFC 3339 timestamp or a date YYYY-MM-DD, from year 0001 to 9999 in UTC"
+
+// maxBefore is the exclusive end of what a DATETIME(6) column holds: an upper bound at or after it
+// filters nothing.
+var maxBefore = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// parseTime reads a date (midnight UTC) or an RFC 3339 timestamp (converted to UTC). Years outside
+// 0001..9999 in UTC are refused: the database can not compare with them.
 func parseTime(s string) (t time.Time, isDate, ok bool) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, true, true
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		t, isDate = d, true
+	} else if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		t = ts.UTC()
+	} else {
+		return time.Time{}, false, false
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), false, true
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, false, false
 	}
-	return time.Time{}, false, false
+	return t, isDate, true
 }
 
 func (h handler) confirm(w http.ResponseWriter, r *http.Request) {

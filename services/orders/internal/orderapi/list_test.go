@@ -187,6 +187,13 @@ func TestListOrders(t *testing.T) {
 		{"from=2026-01-11&status=CONFIRMED&customer_id=2", pick(3)},
 		{"from=2026-01-12", pick(6, 7, 8)},
 		{"customer_id=3", []int64{}},
+		// Bounds at the ends of what the database holds filter nothing instead of failing.
+		{"to=9999-12-31", pick(0, 1, 2, 3, 4, 5, 6, 7, 8)},
+		{"to=9999-12-31T23:59:59.999999999Z&status=CANCELED", pick(1, 7)},
+		{"from=0001-01-01&to=2026-01-10", pick(0, 1, 2)},
+		// created_at has microseconds: a finer bound compares as the instants it stands for.
+		{"from=2026-01-10T23:59:59.9999995Z&to=2026-01-11", pick(3, 4, 5)},
+		{"from=2026-01-10T23:59:59.999999Z&to=2026-01-11T11:59:59.9999999Z", pick(2)},
 	} {
 		for _, limit := range []string{"2", "100"} {
 			got := all(e, "/orders?limit="+limit+"&"+tc.query, orderID)
@@ -204,7 +211,9 @@ func TestListOrders(t *testing.T) {
 		t.Errorf("list body: got %d %s", r.status, r.body)
 	}
 	for _, q := range []string{"status=NEW", "status=confirmed", "customer_id=0", "customer_id=x", "from=yesterday", "to=2026-13-01",
-		"from=2026-01-12&to=2026-01-11", "cursor=abc", "limit=0", "limit=101"} {
+		"from=2026-01-12&to=2026-01-11", "cursor=abc", "limit=0", "limit=101",
+		"from=0000-01-01", "to=0000-12-31", "from=0001-01-01T00:00:00%2B01:00", "to=9999-12-31T23:00:00-05:00",
+		"from=9999-12-31T23:59:59.9999999Z"} {
 		if r := e.do("GET", "/orders?"+q, nil); r.status != 400 {
 			t.Errorf("?%s: got %d %s, want 400", q, r.status, r.body)
 		}
