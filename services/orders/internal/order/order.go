@@ -6,6 +6,7 @@ package order
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -24,6 +25,14 @@ const (
 const (
 	MaxLines = 100
 	MaxQty   = 10000
+)
+
+// Limits of a product. MaxPriceCents keeps every total of an order (MaxLines lines of MaxQty units)
+// far inside int64; MaxStock keeps the stock inside the INT column with room for the stock that
+// cancellations give back.
+const (
+	MaxPriceCents = 1_000_000_000_000 // 10 000 000 000.00
+	MaxStock      = 1_000_000_000
 )
 
 // Item is one line of an order.
@@ -110,9 +119,15 @@ func Build(customerID int64, lines []events.LineItem, products map[int64]Product
 		if p.Stock < l.Qty {
 			short = append(short, Shortage{ProductID: l.ProductID, Requested: l.Qty, Available: p.Stock})
 		}
-		sub := p.PriceCents * int64(l.Qty)
+		sub, ok := mulCents(p.PriceCents, int64(l.Qty))
+		if ok {
+			o.TotalCents, ok = addCents(o.TotalCents, sub)
+		}
+		if !ok {
+			// Only a price written around the API's limits gets here; a wrapped total must never be stored.
+			return Order{}, fmt.Errorf("order total overflows at product %d (price %d, qty %d)", l.ProductID, p.PriceCents, l.Qty)
+		}
 		o.Items = append(o.Items, Item{ProductID: l.ProductID, Qty: l.Qty, UnitPriceCents: p.PriceCents, SubtotalCents: sub})
-		o.TotalCents += sub
 	}
 	if len(missing) > 0 {
 		return Order{}, ErrProductNotFound.WithDetails(missing...)
@@ -182,6 +197,20 @@ func ValidKey(key string) bool {
 		}
 	}
 	return true
+}
+
+func mulCents(price, qty int64) (int64, bool) {
+	if price < 0 || qty < 0 || (qty != 0 && price > math.MaxInt64/qty) {
+		return 0, false
+	}
+	return price * qty, true
+}
+
+func addCents(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 || a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }

@@ -3,6 +3,7 @@ package order_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -66,6 +67,30 @@ func TestBuild(t *testing.T) {
 	_, err = order.Build(7, []events.LineItem{{ProductID: 1, Qty: 6}, {ProductID: 9, Qty: 1}}, products, now)
 	if !errors.Is(err, order.ErrProductNotFound) {
 		t.Errorf("unknown: got %v", err)
+	}
+}
+
+// A price stored around the API's limits must not wrap the total into a negative number.
+func TestBuildOverflow(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	products := map[int64]order.Product{1: {ID: 1, PriceCents: math.MaxInt64, Stock: 5}, 2: {ID: 2, PriceCents: math.MaxInt64 / 2, Stock: 5},
+		3: {ID: 3, PriceCents: order.MaxPriceCents, Stock: order.MaxQty}}
+	for _, lines := range [][]events.LineItem{
+		{{ProductID: 1, Qty: 2}},
+		{{ProductID: 2, Qty: 1}, {ProductID: 1, Qty: 1}},
+		{{ProductID: 2, Qty: 1}, {ProductID: 2, Qty: 1}, {ProductID: 2, Qty: 1}},
+	} {
+		if o, err := order.Build(7, lines, products, now); err == nil || apperr.As(err) != nil {
+			t.Errorf("%v: got %+v, %v; want an internal error", lines, o, err)
+		}
+	}
+	lines := make([]events.LineItem, order.MaxLines)
+	for i := range lines {
+		lines[i] = events.LineItem{ProductID: 3, Qty: order.MaxQty}
+	}
+	o, err := order.Build(7, lines, products, now)
+	if want := int64(order.MaxPriceCents) * order.MaxQty * order.MaxLines; err != nil || o.TotalCents != want {
+		t.Errorf("largest order: got %d, %v; want %d", o.TotalCents, err, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
@@ -170,18 +171,14 @@ func (s *Service) cancelWindow() time.Duration {
 // CreateProduct adds a product.
 func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
 	var fe []apperr.FieldError
-	if n := len(p.SKU); n < 1 || n > 64 {
+	// Both columns count characters, not bytes.
+	if n := utf8.RuneCountInString(p.SKU); n < 1 || n > 64 {
 		fe = append(fe, apperr.FieldError{Field: "sku", Message: "must be 1 to 64 characters"})
 	}
-	if n := len([]rune(p.Name)); n < 1 || n > 200 {
+	if n := utf8.RuneCountInString(p.Name); n < 1 || n > 200 {
 		fe = append(fe, apperr.FieldError{Field: "name", Message: "must be 1 to 200 characters"})
 	}
-	if p.PriceCents < 0 {
-		fe = append(fe, apperr.FieldError{Field: "price_cents", Message: "must be at least 0"})
-	}
-	if p.Stock < 0 {
-		fe = append(fe, apperr.FieldError{Field: "stock", Message: "must be at least 0"})
-	}
+	fe = checkPriceStock(fe, &p.PriceCents, &p.Stock)
 	if len(fe) > 0 {
 		return Product{}, apperr.Validation(fe...)
 	}
@@ -202,20 +199,24 @@ func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, erro
 
 // PatchProduct changes a product's price and/or stock.
 func (s *Service) PatchProduct(ctx context.Context, id int64, p ProductPatch) (Product, error) {
-	var fe []apperr.FieldError
 	if p.PriceCents == nil && p.Stock == nil {
 		return Product{}, errInvalidPatchEmptyFields
 	}
-	if p.PriceCents != nil && *p.PriceCents < 0 {
-		fe = append(fe, apperr.FieldError{Field: "price_cents", Message: "must be at least 0"})
-	}
-	if p.Stock != nil && *p.Stock < 0 {
-		fe = append(fe, apperr.FieldError{Field: "stock", Message: "must be at least 0"})
-	}
-	if len(fe) > 0 {
+	if fe := checkPriceStock(nil, p.PriceCents, p.Stock); len(fe) > 0 {
 		return Product{}, apperr.Validation(fe...)
 	}
 	return s.Store.PatchProduct(ctx, id, p, s.now())
+}
+
+// checkPriceStock checks the price and the stock that are set (not nil) against their ranges.
+func checkPriceStock(fe []apperr.FieldError, price *int64, stock *int) []apperr.FieldError {
+	if price != nil && (*price < 0 || *price > MaxPriceCents) {
+		fe = append(fe, apperr.FieldError{Field: "price_cents", Message: fmt.Sprintf("must be from 0 to %d", int64(MaxPriceCents))})
+	}
+	if stock != nil && (*stock < 0 || *stock > MaxStock) {
+		fe = append(fe, apperr.FieldError{Field: "stock", Message: fmt.Sprintf("must be from 0 to %d", MaxStock)})
+	}
+	return fe
 }
 
 // CreateInput is a new order as a client asks for it.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -86,7 +87,7 @@ func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	search := strings.TrimSpace(r.URL.Query().Get("search"))
-	if len(search) > 200 {
+	if utf8.RuneCountInString(search) > 200 {
 		web.Error(w, r, apperr.Validation(apperr.FieldError{Field: "search", Message: "must be at most 200 characters"}))
 		return
 	}
