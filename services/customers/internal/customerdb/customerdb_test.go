@@ -98,3 +98,25 @@ func TestUpdateRollsBackWhenFnFails(t *testing.T) {
 		}
 	}
 }
+
+// The service lower-cases emails before storing them, so uniqueness compares them exactly: addresses
+// that differ only by an accent or by ß/ss are different mailboxes, and the same one stays taken.
+func TestEmailUniquenessIsExact(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	s := customerdb.New(db.DB)
+	ctx := context.Background()
+	for _, email := range []string{"josé@acme.example", "jose@acme.example", "straße@acme.example", "strasse@acme.example"} {
+		if _, err := s.Create(ctx, newCustomer("C", email)); err != nil {
+			t.Errorf("create %q: got %v, want it stored", email, err)
+		}
+	}
+	for _, email := range []string{"josé@acme.example", "jose@acme.example"} {
+		if _, err := s.Create(ctx, newCustomer("Again", email)); !errors.Is(err, customer.ErrEmailTaken) {
+			t.Errorf("create %q again: got %v, want EMAIL_TAKEN", email, err)
+		}
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM customers").Scan(&n); err != nil || n != 4 {
+		t.Errorf("got %d customers (%v), want 4", n, err)
+	}
+}
