@@ -193,6 +193,26 @@ func (s *Store) Order(ctx context.Context, id int64) (order.Order, error) {
 
 // Orders returns orders (without items) matching q, in id order.
 func (s *Store) Orders(ctx context.Context, q order.Query) ([]order.Order, error) {
+	query, args := ordersQuery(q)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	defer rows.Close()
+	var out []order.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list orders: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ordersQuery is the keyset query of a page of orders. Each filter shape is served by an index range
+// (see the orders migrations and TestOrdersQueryPlans).
+func ordersQuery(q order.Query) (string, []any) {
 	query, args := `SELECT `+orderCols+` FROM orders WHERE id > ?`, []any{q.AfterID}
 	if q.Status != "" {
 		query += ` AND status = ?`
@@ -212,20 +232,7 @@ func (s *Store) Orders(ctx context.Context, q order.Query) ([]order.Order, error
 	}
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, q.Limit)
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	defer rows.Close()
-	var out []order.Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list orders: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return query, args
 }
 
 // Update applies c to the locked order and writes the change, the key's answer, the request's status
