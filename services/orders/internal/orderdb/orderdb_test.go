@@ -1,0 +1,364 @@
+package orderdb_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	t  *testing.T
+	db *dbtest.DB
+	s  *orderdb.Store
+}
+
+func newFixture(t *testing.T) *fixture {
+	db := dbtest.New(t, "orders")
+	return &fixture{t: t, db: db, s: orderdb.New(db.DB)}
+}
+
+func (f *fixture) product(sku string, price int64, stock int) int64 {
+	f.t.Helper()
+	p, err := f.s.CreateProduct(context.Background(), order.Product{SKU: sku, Name: sku, PriceCents: price, Stock: stock, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p.ID
+}
+
+func (f *fixture) stock(id int64) int {
+	f.t.Helper()
+	var n int
+	if err := f.db.QueryRow(`SELECT stock FROM products WHERE id = ?`, id).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) count(query string, args ...any) int {
+	f.t.Helper()
+	var n int
+	if err := f.db.QueryRow(query, args...).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// row is an outbox row as the relay reads it.
+type row struct {
+	env  events.Envelope
+	data events.Order
+	meta map[string]string
+}
+
+// outbox returns the outbox rows in offset order.
+func (f *fixture) outbox() []row {
+	f.t.Helper()
+	rows, err := f.db.Query("SELECT `payload`, `metadata` FROM outbox ORDER BY `offset`")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []row
+	for rows.Next() {
+		var payload, meta []byte
+		if err := rows.Scan(&payload, &meta); err != nil {
+			f.t.Fatal(err)
+		}
+		var r row
+		if err := json.Unmarshal(payload, &r.env); err != nil {
+			f.t.Fatalf("payload %s: %v", payload, err)
+		}
+		if r.env.AggregateType == events.AggregateOrder {
+			if err := json.Unmarshal(r.env.Data, &r.data); err != nil {
+				f.t.Fatalf("data %s: %v", r.env.Data, err)
+			}
+		}
+		if err := json.Unmarshal(meta, &r.meta); err != nil {
+			f.t.Fatalf("metadata %s: %v", meta, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+func (f *fixture) create(customerID int64, lines ...events.LineItem) order.Order {
+	f.t.Helper()
+	out, err := f.s.Create(context.Background(), order.NewOrder{CustomerID: customerID, Lines: lines, At: t0, CorrelationID: "corr-create"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out.Order
+}
+
+func change(id int64, at time.Time, corr, event string, apply func(*order.Order) (bool, error)) order.Change {
+	return order.Change{OrderID: id, At: at, CorrelationID: corr, Event: event, Apply: apply}
+}
+
+func confirm(id int64, at time.Time) order.Change {
+	return change(id, at, "corr-confirm", events.OrderConfirmed, func(o *order.Order) (bool, error) { return o.Confirm(at) })
+}
+
+func cancel(id int64, at time.Time) order.Change {
+	return change(id, at, "corr-cancel", events.OrderCanceled, func(o *order.Order) (bool, error) { return o.Cancel(at, 10*time.Minute) })
+}
+
+// Each change of an order leaves one outbox row whose payload carries the order as it is after the
+// change at the next aggregate_version, and whose metadata repeats what the relay routes on.
+func TestOutboxRowsFollowTheOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p1, p2 := f.product("P1", 250, 10), f.product("P2", 1000, 5)
+	o := f.create(7, events.LineItem{ProductID: p1, Qty: 4}, events.LineItem{ProductID: p2, Qty: 1})
+	if _, err := f.s.Update(ctx, confirm(o.ID, t0.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Update(ctx, cancel(o.ID, t0.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+
+	rows := f.outbox()
+	if len(rows) != 3 {
+		t.Fatalf("got %d outbox rows, want 3", len(rows))
+	}
+	aggID := strconv.FormatInt(o.ID, 10)
+	eventIDs := map[string]bool{}
+	for i, want := range []struct {
+		typ, status, corr string
+		at                time.Time
+	}{
+		{events.OrderCreated, order.StatusCreated, "corr-create", t0},
+		{events.OrderConfirmed, order.StatusConfirmed, "corr-confirm", t0.Add(time.Minute)},
+		{events.OrderCanceled, order.StatusCanceled, "corr-cancel", t0.Add(2 * time.Minute)},
+	} {
+		r, version := rows[i], i+1
+		e := r.env
+		if e.Type != want.typ || e.AggregateType != events.AggregateOrder || e.AggregateID != aggID || e.AggregateVersion != version ||
+			e.CorrelationID != want.corr || !e.OccurredAt.Equal(want.at) || e.SchemaVersion != events.SchemaVersion || e.EventID == "" {
+			t.Errorf("row %d envelope: got %+v", i, e)
+		}
+		eventIDs[e.EventID] = true
+		d := r.data
+		if d.ID != o.ID || d.CustomerID != 7 || d.Status != want.status || d.TotalCents != 2000 || len(d.Items) != 2 ||
+			d.Items[0] != (events.Item{ProductID: p1, Qty: 4, UnitPriceCents: 250, SubtotalCents: 1000}) ||
+			d.Items[1] != (events.Item{ProductID: p2, Qty: 1, UnitPriceCents: 1000, SubtotalCents: 1000}) || !d.CreatedAt.Equal(t0) {
+			t.Errorf("row %d data: got %+v", i, d)
+		}
+		if (d.ConfirmedAt != nil) != (i >= 1) || (d.CanceledAt != nil) != (i == 2) {
+			t.Errorf("row %d data timestamps: confirmed %v canceled %v", i, d.ConfirmedAt, d.CanceledAt)
+		}
+		wantMeta := map[string]string{"event_type": want.typ, "aggregate_type": "order", "aggregate_id": aggID,
+			"aggregate_version": strconv.Itoa(version), "correlation_id": want.corr}
+		for k, v := range wantMeta {
+			if r.meta[k] != v {
+				t.Errorf("row %d metadata %s: got %q, want %q (all: %v)", i, k, r.meta[k], v, r.meta)
+			}
+		}
+	}
+	if len(eventIDs) != 3 {
+		t.Errorf("event ids not distinct: %v", eventIDs)
+	}
+	if v := f.count(`SELECT version FROM orders WHERE id = ?`, o.ID); v != 3 {
+		t.Errorf("orders.version: got %d, want 3", v)
+	}
+	got, err := f.s.Order(ctx, o.ID)
+	if err != nil || got.Version != 3 || got.Status != order.StatusCanceled || !got.ConfirmedAt.Equal(t0.Add(time.Minute)) || !got.CanceledAt.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("order after cancel: got %+v, %v", got, err)
+	}
+	if f.stock(p1) != 10 || f.stock(p2) != 5 {
+		t.Errorf("stock after cancel: got %d and %d, want 10 and 5", f.stock(p1), f.stock(p2))
+	}
+}
+
+// Changes that change nothing (a second confirm or cancel) and changes that fail write no event and
+// leave the version where it was, so aggregate_version has no gaps.
+func TestNoEventWithoutAChange(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.product("P", 100, 10)
+	o := f.create(1, events.LineItem{ProductID: p, Qty: 3})
+	if _, err := f.s.Update(ctx, confirm(o.ID, t0.Add(time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.s.Update(ctx, confirm(o.ID, t0.Add(2*time.Second)))
+	if err != nil || out.Order.Version != 2 || !out.Order.ConfirmedAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("second confirm: got %+v, %v; want the order unchanged at version 2", out.Order, err)
+	}
+	// Outside the window: refused, nothing written.
+	_, err = f.s.Update(ctx, cancel(o.ID, t0.Add(time.Hour)))
+	if !errors.Is(err, order.ErrCancelWindowExpired) {
+		t.Errorf("late cancel: got %v, want CANCEL_WINDOW_EXPIRED", err)
+	}
+	if n := len(f.outbox()); n != 2 || f.stock(p) != 7 || f.count(`SELECT version FROM orders WHERE id = ?`, o.ID) != 2 {
+		t.Errorf("after a no-op and a refusal: %d outbox rows, stock %d; want 2 rows, stock 7, version 2", n, f.stock(p))
+	}
+
+	// A CREATED order canceled is version 2; confirming it afterwards fails without a trace.
+	o2 := f.create(1, events.LineItem{ProductID: p, Qty: 2})
+	if out, err := f.s.Update(ctx, cancel(o2.ID, t0.Add(time.Minute))); err != nil || out.Order.Version != 2 {
+		t.Fatalf("cancel created: got %+v, %v", out.Order, err)
+	}
+	key := &order.Key{Scope: order.ScopeConfirm, Value: "k-canceled", Hash: "h", TargetID: o2.ID, At: t0, ExpiresAt: t0.Add(time.Hour)}
+	c := confirm(o2.ID, t0.Add(2*time.Minute))
+	c.Key = key
+	if _, err := f.s.Update(ctx, c); !errors.Is(err, order.ErrNotConfirmable) {
+		t.Errorf("confirm canceled: got %v, want ORDER_NOT_CONFIRMABLE", err)
+	}
+	if n := f.count(`SELECT COUNT(*) FROM idempotency_keys`); n != 0 {
+		t.Errorf("a refused confirm stored %d keys", n)
+	}
+	rows := f.outbox()
+	if len(rows) != 4 || rows[3].env.Type != events.OrderCanceled || rows[3].env.AggregateVersion != 2 {
+		t.Errorf("outbox: got %d rows, last %+v; want 4, the last order.canceled v2", len(rows), rows[len(rows)-1].env)
+	}
+	if f.stock(p) != 7 {
+		t.Errorf("stock: got %d, want 7 (the canceled order's 2 back)", f.stock(p))
+	}
+}
+
+// Concurrent cancels of one order give its stock back once and publish one order.canceled.
+func TestCancelRestoresStockOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p1, p2 := f.product("A", 10, 100), f.product("B", 10, 100)
+	o := f.create(1, events.LineItem{ProductID: p1, Qty: 30}, events.LineItem{ProductID: p2, Qty: 40})
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		changed int
+	)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.s.Update(ctx, cancel(o.ID, t0.Add(time.Duration(i)*time.Second)))
+			if err != nil {
+				t.Errorf("cancel: %v", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if out.Order.Status != order.StatusCanceled || out.Order.Version != 2 {
+				t.Errorf("cancel answer: got %+v", out.Order)
+			}
+			changed++
+		}()
+	}
+	wg.Wait()
+	if changed != 10 || f.stock(p1) != 100 || f.stock(p2) != 100 {
+		t.Errorf("got %d answers, stock %d and %d; want 10 answers, stock 100 and 100", changed, f.stock(p1), f.stock(p2))
+	}
+	if n := f.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.type') = 'order.canceled'`); n != 1 {
+		t.Errorf("got %d order.canceled rows, want 1", n)
+	}
+}
+
+// A create that fails (short stock) leaves no key, no request, no order, no event and the stock as it
+// was, even though the request row and the key were written first in its transaction.
+func TestFailedCreateWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p1, p2 := f.product("A", 10, 5), f.product("B", 10, 1)
+	lines := []events.LineItem{{ProductID: p1, Qty: 2}, {ProductID: p2, Qty: 2}}
+	key := &order.Key{Scope: order.ScopeCreate, Value: "k1", Hash: events.RequestHash(1, lines), At: t0, ExpiresAt: t0.Add(time.Hour)}
+	req := &order.Request{IdempotencyKey: "r1", RequestHash: key.Hash, CustomerID: 1, Status: order.RequestProcessing, CorrelationID: "c"}
+	for name, n := range map[string]order.NewOrder{
+		"with a key":     {CustomerID: 1, Lines: lines, At: t0, Key: key},
+		"with a request": {CustomerID: 1, Lines: lines, At: t0, Request: req},
+	} {
+		_, err := f.s.Create(ctx, n)
+		if !errors.Is(err, order.ErrInsufficientStock) {
+			t.Errorf("%s: got %v, want INSUFFICIENT_STOCK", name, err)
+		}
+	}
+	for _, table := range []string{"orders", "order_items", "idempotency_keys", "order_requests", "outbox"} {
+		if n := f.count("SELECT COUNT(*) FROM " + table); n != 0 {
+			t.Errorf("%s: %d rows after failed creates, want 0", table, n)
+		}
+	}
+	if f.stock(p1) != 5 || f.stock(p2) != 1 {
+		t.Errorf("stock: got %d and %d, want 5 and 1", f.stock(p1), f.stock(p2))
+	}
+}
+
+// A completed create key replays the stored body byte for byte, and a replay creates nothing more.
+func TestCreateKeyReplay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.product("A", 10, 5)
+	lines := []events.LineItem{{ProductID: p, Qty: 2}}
+	key := &order.Key{Scope: order.ScopeCreate, Value: "k1", Hash: events.RequestHash(1, lines), At: t0, ExpiresAt: t0.Add(time.Hour)}
+	first, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: t0, Key: key})
+	if err != nil || first.Replayed {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	later := *key
+	later.At = t0.Add(time.Minute)
+	again, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: later.At, Key: &later})
+	if err != nil || !again.Replayed || string(again.Body) != string(first.Body) || again.Order.ID != first.Order.ID {
+		t.Errorf("replay: got %s replayed=%v, %v; want %s", again.Body, again.Replayed, err, first.Body)
+	}
+	other := later
+	other.Hash = "other"
+	if _, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: later.At, Key: &other}); !errors.Is(err, order.ErrIdempotencyKeyReused) {
+		t.Errorf("other body: got %v, want IDEMPOTENCY_KEY_REUSED", err)
+	}
+	if f.count(`SELECT COUNT(*) FROM orders`) != 1 || len(f.outbox()) != 1 || f.stock(p) != 3 {
+		t.Errorf("after replays: %d orders, %d events, stock %d; want 1, 1, 3", f.count(`SELECT COUNT(*) FROM orders`), len(f.outbox()), f.stock(p))
+	}
+}
+
+// order.rejected is an order_request event at version 1; rejecting a request that is no longer
+// PROCESSING publishes nothing.
+func TestRejectEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	items := []events.LineItem{{ProductID: 9, Qty: 1}}
+	r := order.Request{IdempotencyKey: "req-1", RequestHash: events.RequestHash(3, items), CustomerID: 3, Status: order.RequestRejected,
+		CorrelationID: "corr-r", Error: &events.Error{Code: "PRODUCT_NOT_FOUND", Message: "product not found"}}
+	if err := f.s.Reject(ctx, r, items, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Reject(ctx, r, items, t0); !errors.Is(err, order.ErrRequestExists) {
+		t.Errorf("second reject: got %v, want ErrRequestExists", err)
+	}
+	if err := f.s.RejectProcessing(ctx, r, items, t0); err != nil {
+		t.Errorf("reject of a rejected request: %v", err)
+	}
+	rows := f.outbox()
+	if len(rows) != 1 {
+		t.Fatalf("got %d outbox rows, want 1", len(rows))
+	}
+	e := rows[0].env
+	var data events.Rejected
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if e.Type != events.OrderRejected || e.AggregateType != events.AggregateOrderRequest || e.AggregateID != "req-1" || e.AggregateVersion != 1 ||
+		e.CorrelationID != "corr-r" || data.Error.Code != "PRODUCT_NOT_FOUND" || data.CustomerID != 3 || data.RequestHash != r.RequestHash ||
+		len(data.Items) != 1 || data.Items[0] != items[0] {
+		t.Errorf("order.rejected: got %+v %+v", e, data)
+	}
+	if rows[0].meta["event_type"] != events.OrderRejected || rows[0].meta["aggregate_type"] != events.AggregateOrderRequest ||
+		rows[0].meta["aggregate_id"] != "req-1" || rows[0].meta["aggregate_version"] != "1" {
+		t.Errorf("order.rejected metadata: got %v", rows[0].meta)
+	}
+	got, err := f.s.Request(ctx, "req-1")
+	if err != nil || got.Status != order.RequestRejected || got.Error == nil || got.Error.Code != "PRODUCT_NOT_FOUND" || got.CorrelationID != "corr-r" {
+		t.Errorf("request: got %+v, %v", got, err)
+	}
+}
