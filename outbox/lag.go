@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,9 @@ func (r *Relay) watchLag(ctx context.Context) {
 	var lastLogged time.Time
 	first := true
 	for {
+		if _, err := removeStaleFailures(ctx, r.db); err != nil && ctx.Err() == nil {
+			r.log.Warn("outbox failure records not cleaned", "error", err.Error())
+		}
 		l, err := r.Lag(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -76,4 +80,34 @@ func slogLevelFor(l Lag) slog.Level {
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo
+}
+
+// removeStaleFailures deletes the failure records of rows since delivered. It reads without locking
+// (a relay may hold the outbox rows) and deletes only records whose row is gone for good: a failure is
+// recorded only for a committed row, and a row leaves the outbox only when delivered.
+func removeStaleFailures(ctx context.Context, db *sql.DB) (int64, error) {
+	rows, err := db.QueryContext(ctx, "SELECT f.`offset` FROM `"+FailuresTable+"` f"+
+		" LEFT JOIN "+tableName("")+" o ON o.`offset` = f.`offset` WHERE o.`offset` IS NULL LIMIT 500")
+	if err != nil {
+		return 0, fmt.Errorf("find stale outbox failures: %w", err)
+	}
+	var offsets []any
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		offsets = append(offsets, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(offsets) == 0 {
+		return 0, err
+	}
+	res, err := db.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` IN (?"+
+		strings.Repeat(",?", len(offsets)-1)+")", offsets...)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale outbox failures: %w", err)
+	}
+	return res.RowsAffected()
 }

@@ -98,9 +98,9 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Relay moves committed outbox rows to SQS: a watermill-sql subscriber on the outbox table feeds a
-// watermill router handler that publishes each event to the queue with the given publisher (normally
-// queue.NewPublisher), then acks it, which deletes the row.
+// Relay moves committed outbox rows to SQS: a watermill-sql subscriber on the outbox table hands out
+// one row at a time; the relay publishes it to the queue with the given publisher (normally
+// queue.NewPublisher), deletes the row in the subscriber's batch transaction and acks it.
 type Relay struct {
 	db   *sql.DB
 	pub  message.Publisher
@@ -109,8 +109,8 @@ type Relay struct {
 	down outage
 
 	delivered atomic.Int64
-	parked    atomic.Int64
 	running   chan struct{}
+	stopping  <-chan struct{}
 }
 
 // NewRelay returns a relay reading db's outbox and publishing with pub.
@@ -128,63 +128,57 @@ func (r *Relay) Delivered() int64 { return r.delivered.Load() }
 // Running is closed once the relay polls the outbox.
 func (r *Relay) Running() <-chan struct{} { return r.running }
 
-// Run relays until ctx is canceled, then shuts down gracefully: the message being sent is finished or
-// released, the events delivered so far in the current batch are deleted, the rest of the batch is
-// unlocked for the next relay. It returns nil after a graceful shutdown.
+// Run relays until ctx is canceled, then shuts down gracefully: the event being sent is finished, the
+// events delivered so far in the current batch are deleted, and the rest of the batch is unlocked for
+// the next relay. It returns nil after a graceful shutdown. A Relay runs once.
 func (r *Relay) Run(ctx context.Context) error {
-	wlog := queue.WatermillLogger(r.log)
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(r.db), wsql.SubscriberConfig{
 		SchemaAdapter:  r.o.schema,
 		OffsetsAdapter: r.o.offsets,
 		PollInterval:   r.o.PollInterval,
 		AckDeadline:    &r.o.AckDeadline,
-		// Nacks only come from database trouble inside the handler (recording a failure, parking);
-		// the handler itself waits between send attempts.
+		// Nacks only come from database trouble after a send, or from shutting down mid-retry; the
+		// relay itself waits between send attempts.
 		ResendInterval: r.o.RetryBackoff,
 		BackoffManager: &dbBackoff{log: r.log, poll: r.o.PollInterval, retry: time.Second},
-	}, wlog)
+	}, queue.WatermillLogger(r.log))
 	if err != nil {
 		return fmt.Errorf("outbox subscriber: %w", err)
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.o.AckDeadline + 5*time.Second}, wlog)
+	// The subscription gets a context that shutdown does not cancel: canceling it would roll the batch
+	// transaction back and send its delivered events again. Close, called between two events, lets the
+	// subscriber commit what was delivered first.
+	msgs, err := sub.Subscribe(context.WithoutCancel(ctx), r.o.topic)
 	if err != nil {
-		return fmt.Errorf("outbox router: %w", err)
+		return fmt.Errorf("outbox subscribe: %w", err)
 	}
-	router.AddConsumerHandler("outbox-relay", r.o.topic, sub, r.handle)
-
-	// The router runs on a context of its own: canceling the subscription context would roll the batch
-	// transaction back (re-sending what it had delivered), whereas Close lets the subscriber commit
-	// the delivered part first.
-	runErr := make(chan error, 1)
-	go func() { runErr <- router.Run(context.WithoutCancel(ctx)) }()
+	r.stopping = ctx.Done()
+	close(r.running)
+	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
-	go func() {
-		defer close(lagDone)
-		select {
-		case <-router.Running():
-			close(r.running)
-			r.watchLag(ctx)
-		case <-ctx.Done():
-		}
-	}()
+	go func() { defer close(lagDone); r.watchLag(lagCtx) }()
+	defer func() { stopLag(); <-lagDone }()
 
-	select {
-	case <-ctx.Done():
-		r.log.Info("outbox relay stopping")
-		cerr := router.Close()
-		err = <-runErr
-		if err == nil {
-			err = cerr
-		}
-	case err = <-runErr:
-		// The router stops by itself only when its handler cannot run (e.g. subscribe failed).
-		if err == nil {
-			err = errors.New("outbox relay: router stopped")
+	for {
+		select {
+		case <-ctx.Done():
+			r.log.Info("outbox relay stopping")
+			if err := sub.Close(); err != nil {
+				return fmt.Errorf("outbox subscriber close: %w", err)
+			}
+			r.log.Info("outbox relay stopped", "delivered", r.Delivered())
+			return nil
+		case msg, ok := <-msgs:
+			if !ok {
+				return errors.New("outbox relay: subscription ended")
+			}
+			if err := r.handle(msg); err != nil {
+				msg.Nack()
+			} else {
+				msg.Ack()
+			}
 		}
 	}
-	<-lagDone
-	r.log.Info("outbox relay stopped", "delivered", r.Delivered())
-	return err
 }
 
 // handle sends one outbox event. Send failures are retried here, not by nacking, so the subscriber
@@ -203,6 +197,9 @@ func (r *Relay) handle(msg *message.Message) error {
 		err := r.send(msg)
 		if err == nil {
 			r.down.end()
+			if err := r.remove(ctx, offset); err != nil {
+				return err // nack: sent again later, a duplicate rather than a loss
+			}
 			r.delivered.Add(1)
 			return nil
 		}
@@ -218,7 +215,6 @@ func (r *Relay) handle(msg *message.Message) error {
 				if perr := r.park(ctx, offset, err); perr != nil {
 					return perr
 				}
-				r.parked.Add(1)
 				log.Error("outbox event parked: it will not be sent until released",
 					"attempts", attempts, "error", err.Error())
 				return nil
@@ -227,9 +223,11 @@ func (r *Relay) handle(msg *message.Message) error {
 		}
 		select {
 		case <-ctx.Done():
-			// AckDeadline passed or shutting down: the subscriber has given up on this message; it is
-			// still in the outbox and comes first in the next batch.
+			// AckDeadline passed: the subscriber has given up on this event and commits the batch
+			// without it; it is still in the outbox and comes first in the next batch.
 			return ctx.Err()
+		case <-r.stopping:
+			return errors.New("outbox relay stopping")
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, r.o.MaxBackoff)
@@ -310,6 +308,23 @@ func (r *Relay) recordFailure(ctx context.Context, offset int64, uuid string, ca
 		return 0, fmt.Errorf("read failed attempts of outbox row %d: %w", offset, err)
 	}
 	return n, nil
+}
+
+// remove deletes a delivered row inside the batch transaction, by primary key: that locks the row
+// alone, never its neighbours (which another relay may hold; see Offsets.AckMessageQuery). Should the
+// batch roll back, the row is sent again.
+func (r *Relay) remove(ctx context.Context, offset int64) error {
+	if offset == 0 {
+		return nil // not an outbox row (a test relaying another schema)
+	}
+	tx, ok := wsql.TxFromContext(ctx)
+	if !ok {
+		return errors.New("outbox: no batch transaction in the message context")
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+tableName("")+" WHERE `offset` = ?", offset); err != nil {
+		return fmt.Errorf("delete delivered outbox row %d: %w", offset, err)
+	}
+	return nil
 }
 
 // park marks the row parked inside the batch transaction (which holds the row's lock); the ack that

@@ -2,12 +2,18 @@ package outbox_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/outbox"
 )
 
@@ -65,3 +71,297 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// insertRaw writes an outbox row directly, the way no producer would: for events that can never be sent.
+func insertRaw(t *testing.T, db *sql.DB, uuid, payload, metadata string) int64 {
+	t.Helper()
+	res, err := db.Exec("INSERT INTO outbox (uuid, payload, metadata) VALUES (?, ?, ?)", uuid, payload, metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestPoisonEventsAreParkedAndTheRestFlow(t *testing.T) {
+	e := newEnv(t)
+	before := []events.Envelope{newEvent(t, 1, 1, ""), newEvent(t, 2, 1, "")}
+	publish(t, e.db.DB, before...)
+	huge := insertRaw(t, e.db.DB, "11111111-1111-4111-8111-111111111111",
+		`{"pad":"`+strings.Repeat("x", outbox.MaxPayloadBytes)+`"}`, `{"event_type":"order.created"}`)
+	badMeta := insertRaw(t, e.db.DB, "22222222-2222-4222-8222-222222222222", `{}`, `[1,2]`)
+	after := []events.Envelope{newEvent(t, 3, 1, ""), newEvent(t, 4, 1, "")}
+	publish(t, e.db.DB, after...)
+
+	r, _ := e.relay(outbox.Options{MaxAttempts: 3, RetryBackoff: 10 * time.Millisecond, LagInterval: 50 * time.Millisecond}, nil)
+	want := map[string]bool{}
+	for _, ev := range append(before, after...) {
+		want[ev.EventID] = true
+	}
+	got := e.collectIDs(want, 30*time.Second)
+	checkDelivery(t, want, got)
+
+	waitFor(t, 10*time.Second, "two parked events", func() bool {
+		lag, err := r.Lag(context.Background())
+		return err == nil && lag.Parked == 2 && lag.Pending == 0
+	})
+	for _, tc := range []struct {
+		offset int64
+		error  string
+	}{{huge, "over the 262144-byte SQS limit"}, {badMeta, "metadata is not a JSON object"}} {
+		var parkedAt sql.NullTime
+		var lastErr sql.NullString
+		if err := e.db.QueryRow("SELECT parked_at, last_error FROM outbox WHERE `offset` = ?", tc.offset).Scan(&parkedAt, &lastErr); err != nil {
+			t.Fatalf("parked row %d: %v", tc.offset, err)
+		}
+		if !parkedAt.Valid || !strings.Contains(lastErr.String, tc.error) {
+			t.Errorf("row %d: parked_at %v, last_error %q; want parked with an error containing %q", tc.offset, parkedAt, lastErr.String, tc.error)
+		}
+		var attempts int
+		if err := e.db.QueryRow("SELECT attempts FROM outbox_failures WHERE `offset` = ?", tc.offset).Scan(&attempts); err != nil || attempts != 3 {
+			t.Errorf("row %d: %d failed attempts recorded (%v), want 3", tc.offset, attempts, err)
+		}
+	}
+	if n := len(e.log.lines("outbox event parked: it will not be sent until released")); n != 2 {
+		t.Errorf("%d parked log lines, want 2", n)
+	}
+	if outboxRows(t, e.db.DB) != 2 {
+		t.Errorf("outbox holds %d rows, want only the 2 parked ones", outboxRows(t, e.db.DB))
+	}
+	if left := e.sqs.Receive(t, eventsQueue, 10); len(left) != 0 {
+		t.Errorf("%d unexpected messages on the queue", len(left))
+	}
+}
+
+// TestFailureCountSurvivesRestart: attempts are committed one by one, so a relay that restarts (or
+// crashes) partway through an event's attempts parks it after MaxAttempts in total, not per run.
+func TestFailureCountSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	poison := insertRaw(t, e.db.DB, "33333333-3333-4333-8333-333333333333", `{}`, `"not an object"`)
+	attempts := func() int {
+		var n int
+		_ = e.db.QueryRow("SELECT attempts FROM outbox_failures WHERE `offset` = ?", poison).Scan(&n)
+		return n
+	}
+	opts := outbox.Options{MaxAttempts: 4, RetryBackoff: 300 * time.Millisecond}
+	_, stop := e.relay(opts, nil)
+	waitFor(t, 10*time.Second, "two failed attempts", func() bool { return attempts() >= 2 })
+	stop()
+	done := attempts()
+	if done >= 4 {
+		t.Fatalf("%d attempts before the restart, want fewer than 4", done)
+	}
+	r, _ := e.relay(opts, nil)
+	waitFor(t, 10*time.Second, "event parked", func() bool {
+		lag, err := r.Lag(context.Background())
+		return err == nil && lag.Parked == 1
+	})
+	if got := attempts(); got != 4 {
+		t.Errorf("parked after %d attempts in total, want 4 (%d before the restart)", got, done)
+	}
+}
+
+// TestSQSOutage: goaws is stopped while producers write. Producers finish while it is down (they do
+// not wait on the relay), every event written meanwhile arrives once it is back, and the outage is
+// logged once. The short AckDeadline makes the relay give up on its batch several times during the
+// outage, which must neither lose nor skip the rows it had not sent.
+func TestSQSOutage(t *testing.T) {
+	e := newEnv(t)
+	r, _ := e.relay(outbox.Options{BatchSize: 20, AckDeadline: 400 * time.Millisecond,
+		RetryBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond}, nil)
+
+	warmup := []events.Envelope{newEvent(t, 1, 1, ""), newEvent(t, 2, 1, "")}
+	publish(t, e.db.DB, warmup...)
+	checkDelivery(t, map[string]bool{warmup[0].EventID: true, warmup[1].EventID: true},
+		e.collectIDs(map[string]bool{warmup[0].EventID: true, warmup[1].EventID: true}, 20*time.Second))
+
+	// goaws keeps messages in memory: everything already on the queue was read above.
+	e.sqs.Stop()
+	retriesBefore := sqldb.Retries()
+	l := produce(t, e.db.DB, 4, 100, publishOutbox)
+	waitFor(t, 10*time.Second, "the relay to notice the outage", func() bool {
+		return len(e.log.lines("sqs unavailable: retrying with backoff until it answers")) > 0
+	})
+	// Let the outage outlast the ack deadline a few times.
+	time.Sleep(1500 * time.Millisecond)
+	lag, err := r.Lag(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Pending != len(l.committed) {
+		t.Errorf("during the outage %d events pending, want all %d committed ones", lag.Pending, len(l.committed))
+	}
+	if lag.Oldest <= 0 {
+		t.Errorf("oldest pending age %s, want > 0", lag.Oldest)
+	}
+	e.sqs.Start()
+
+	got := e.collectIDs(l.committed, time.Minute)
+	dups := checkDelivery(t, l.committed, got)
+	t.Logf("%d events written during the outage (producers %.0f tx/s, max %s); %d duplicates after it",
+		len(l.committed), l.txPerSecond(), l.percentile(1), dups)
+	if retries := sqldb.Retries() - retriesBefore; retries != 0 {
+		t.Errorf("producer transactions retried %d times during the outage, want 0", retries)
+	}
+	waitFor(t, 10*time.Second, "outbox emptied", func() bool { return outboxRows(t, e.db.DB) == 0 })
+	if n := len(e.log.lines("sqs unavailable: retrying with backoff until it answers")); n != 1 {
+		t.Errorf("%d outage-start log lines, want 1", n)
+	}
+	ends := e.log.lines("sqs available again")
+	if len(ends) != 1 {
+		t.Fatalf("%d outage-end log lines, want 1", len(ends))
+	}
+	if n, _ := ends[0]["failed_sends"].(float64); n < 2 {
+		t.Errorf("outage end reports %v failed sends, want several", ends[0]["failed_sends"])
+	}
+}
+
+// TestOrderFollowsAggregateVersion: concurrent transactions change random orders (locking the order
+// row, publishing last); with one relay each order's events are sent in aggregate_version order.
+func TestOrderFollowsAggregateVersion(t *testing.T) {
+	e := newEnv(t)
+	const orders = 10
+	for i := 1; i <= orders; i++ {
+		if _, err := e.db.Exec("INSERT INTO orders (id, customer_id, status, total_cents, version, created_at) VALUES (?, 1, 'CREATED', 100, 0, UTC_TIMESTAMP(6))", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recordingPublisher{}
+	e.relay(outbox.Options{BatchSize: 10}, func(p message.Publisher) message.Publisher {
+		rec.Publisher = p
+		return rec
+	})
+	want := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 60; i++ {
+				id := int64(1 + (w*7+i*3)%orders)
+				err := sqldb.InTx(context.Background(), e.db.DB, func(tx *sql.Tx) error {
+					var v int
+					if err := tx.QueryRow("SELECT version FROM orders WHERE id = ? FOR UPDATE", id).Scan(&v); err != nil {
+						return err
+					}
+					if _, err := tx.Exec("UPDATE orders SET version = ? WHERE id = ?", v+1, id); err != nil {
+						return err
+					}
+					ev := newEvent(t, id, v+1, "")
+					mu.Lock()
+					want[ev.EventID] = true
+					mu.Unlock()
+					return outbox.Publish(context.Background(), tx, ev)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The ids of rolled-back attempts (InTx retries) are in want too; keep only committed ones.
+	committed := map[string]bool{}
+	for id := range want {
+		committed[id] = true
+	}
+	got := e.collectIDs(committed, time.Minute)
+	for id := range want {
+		if got[id] == 0 {
+			delete(committed, id) // a retried attempt, never committed
+		}
+	}
+	var total int
+	if err := e.db.QueryRow("SELECT SUM(version) FROM orders").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if len(committed) != total || len(got) != total {
+		t.Fatalf("%d events arrived, %d distinct; want %d (one per committed version)", len(committed), len(got), total)
+	}
+
+	last := map[string]int{}
+	for _, m := range rec.messages() {
+		var ev events.Envelope
+		if err := json.Unmarshal(m.Payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.AggregateVersion != last[ev.AggregateID]+1 {
+			t.Fatalf("order %s: version %d sent after version %d", ev.AggregateID, ev.AggregateVersion, last[ev.AggregateID])
+		}
+		last[ev.AggregateID] = ev.AggregateVersion
+	}
+}
+
+// TestGracefulShutdown: stopping mid-batch deletes what was delivered and releases the rest, so a
+// restarted relay sends each event once more at most once (the one in flight at the stop).
+func TestGracefulShutdown(t *testing.T) {
+	e := newEnv(t)
+	var evs []events.Envelope
+	want := map[string]bool{}
+	for i := 0; i < 60; i++ {
+		ev := newEvent(t, int64(i), 1, "")
+		evs = append(evs, ev)
+		want[ev.EventID] = true
+	}
+	publish(t, e.db.DB, evs...)
+	slow := func(p message.Publisher) message.Publisher {
+		return slowPublisher{Publisher: p, delay: func() time.Duration { return 20 * time.Millisecond }}
+	}
+	r, stop := e.relay(outbox.Options{BatchSize: 100}, slow)
+	waitFor(t, 10*time.Second, "10 events sent", func() bool { return r.Delivered() >= 10 })
+	stop()
+	sent := r.Delivered()
+	if left := outboxRows(t, e.db.DB); int64(left) != 60-sent {
+		t.Errorf("after stopping with %d sent, %d rows left, want %d: delivered rows of the batch must be deleted", sent, left, 60-sent)
+	}
+	if lines := e.log.lines("outbox relay stopped"); len(lines) != 1 {
+		t.Errorf("%d 'outbox relay stopped' lines, want 1", len(lines))
+	}
+
+	e.relay(outbox.Options{}, nil)
+	got := e.collectIDs(want, 30*time.Second)
+	if dups := checkDelivery(t, want, got); dups > 1 {
+		t.Errorf("%d duplicates after a graceful stop, want at most 1", dups)
+	}
+}
+
+func TestLagIsReportedAndLogged(t *testing.T) {
+	e := newEnv(t)
+	publish(t, e.db.DB, newEvent(t, 1, 1, ""), newEvent(t, 2, 1, ""), newEvent(t, 3, 1, ""))
+	waitFor(t, 5*time.Second, "events aged", func() bool {
+		lag, err := outbox.ReadLag(context.Background(), e.db.DB)
+		return err == nil && lag.Oldest >= 20*time.Millisecond
+	})
+	lag, err := outbox.ReadLag(context.Background(), e.db.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Pending != 3 || lag.Parked != 0 || lag.Oldest < 20*time.Millisecond || lag.Oldest > time.Minute {
+		t.Fatalf("lag %+v, want 3 pending aged 20 ms .. 1 min, none parked", lag)
+	}
+
+	e.relay(outbox.Options{LagInterval: 20 * time.Millisecond}, nil)
+	waitFor(t, 10*time.Second, "caught-up lag logged", func() bool {
+		for _, l := range e.log.lines("outbox lag") {
+			if l["pending"] == float64(0) {
+				return true
+			}
+		}
+		return false
+	})
+	lines := e.log.lines("outbox lag")
+	if lines[0]["pending"] != float64(3) || lines[0]["oldest_age_ms"].(float64) < 20 {
+		t.Errorf("first lag line %v, want 3 pending, oldest >= 20 ms", lines[0])
+	}
+	// Logged on change: with nothing happening, no new lines for a while.
+	n := len(lines)
+	time.Sleep(200 * time.Millisecond)
+	if now := len(e.log.lines("outbox lag")); now != n {
+		t.Errorf("%d lag lines logged while nothing changed, want none", now-n)
+	}
+}
