@@ -28,13 +28,13 @@ const eventsQueue = "order-events"
 
 // env is one test's outbox database, goaws and relay log.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	db  *dbtest.DB
 	sqs *sqstest.Server
 	log *logBuffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return &env{t: t, db: dbtest.New(t, "orders"), sqs: sqstest.Start(t, eventsQueue), log: &logBuffer{}}
 }

@@ -1,11 +1,3 @@
-// Package outbox is the transactional outbox of orders-api: Publish writes events in the caller's
-// transaction, through a watermill-sql publisher, into the outbox table; the relay (see Relay) moves
-// committed rows to SQS.
-//
-// The table uses watermill-sql's flag-based MySQLQueueSchema (a row per event, deleted on delivery) read
-// under READ COMMITTED, not the default schema with its offsets table: the default one tracks a
-// high-water mark and permanently skips an event whose AUTO_INCREMENT id was allocated before a
-// concurrently committed higher one became visible.
 package outbox
 
 import (

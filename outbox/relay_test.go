@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/b2b/backoffice/events"
@@ -134,6 +136,30 @@ func TestPoisonEventsAreParkedAndTheRestFlow(t *testing.T) {
 	if left := e.sqs.Receive(t, eventsQueue, 10); len(left) != 0 {
 		t.Errorf("%d unexpected messages on the queue", len(left))
 	}
+
+	parked, err := outbox.Parked(context.Background(), e.db.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parked) != 2 || parked[0].Offset != huge || parked[0].EventType != "order.created" || parked[0].Attempts != 3 ||
+		parked[1].Offset != badMeta || !strings.Contains(parked[1].LastError, "metadata") {
+		t.Fatalf("Parked() = %+v, want the two poison rows with 3 attempts each", parked)
+	}
+	// Once its cause is fixed, a released event is sent.
+	if _, err := e.db.Exec("UPDATE outbox SET metadata = '{\"event_type\":\"order.created\"}' WHERE `offset` = ?", badMeta); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := outbox.Release(context.Background(), e.db.DB, badMeta); err != nil || !ok {
+		t.Fatalf("Release: %v, %v", ok, err)
+	}
+	if ok, _ := outbox.Release(context.Background(), e.db.DB, 999999); ok {
+		t.Error("Release of a row that is not parked reported true")
+	}
+	msgs := e.sqs.Collect(t, eventsQueue, 1, 20*time.Second)
+	if len(msgs) != 1 || msgs[0].Attributes["_watermill_message_uuid"] != "22222222-2222-4222-8222-222222222222" {
+		t.Fatalf("after release got %+v, want the released event", msgs)
+	}
+	waitFor(t, 10*time.Second, "released row delivered", func() bool { return outboxRows(t, e.db.DB) == 1 })
 }
 
 // TestFailureCountSurvivesRestart: attempts are committed one by one, so a relay that restarts (or
@@ -363,5 +389,77 @@ func TestLagIsReportedAndLogged(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if now := len(e.log.lines("outbox lag")); now != n {
 		t.Errorf("%d lag lines logged while nothing changed, want none", now-n)
+	}
+}
+
+// flakyPublisher fails every send of one event (as an outage would) until released.
+type flakyPublisher struct {
+	message.Publisher
+	failID  string
+	release chan struct{}
+}
+
+func (p flakyPublisher) Publish(topic string, msgs ...*message.Message) error {
+	select {
+	case <-p.release:
+	default:
+		if msgs[0].UUID == p.failID {
+			return errors.New("injected: connection refused")
+		}
+	}
+	return p.Publisher.Publish(topic, msgs...)
+}
+
+// TestEventNotSentWithinAckDeadlineIsKept: when one event of a batch cannot be sent before
+// AckDeadline, the subscriber commits the batch with what was sent. The rows after it were never sent
+// and must stay; watermill-sql's own MySQLQueueOffsetsAdapter deletes them (shown for comparison).
+func TestEventNotSentWithinAckDeadlineIsKept(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		upstream bool
+	}{{"outbox adapter", false}, {"upstream adapter", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			var evs []events.Envelope
+			want := map[string]bool{}
+			for i := 0; i < 20; i++ {
+				ev := newEvent(t, int64(i), 1, "")
+				evs = append(evs, ev)
+				want[ev.EventID] = true
+			}
+			publish(t, e.db.DB, evs...)
+			opts := outbox.Options{BatchSize: 20, AckDeadline: 300 * time.Millisecond, RetryBackoff: 20 * time.Millisecond}
+			if tc.upstream {
+				opts = outbox.WithAdapters(opts, outbox.Topic, outbox.NewSchema(20), wsql.MySQLQueueOffsetsAdapter{
+					DeleteOnAck: true, GenerateMessagesTableName: func(string) string { return "`outbox`" },
+				})
+			}
+			release := make(chan struct{})
+			r, _ := e.relay(opts, func(p message.Publisher) message.Publisher {
+				return flakyPublisher{Publisher: p, failID: evs[5].EventID, release: release}
+			})
+			// Past the deadline at least twice, then the outage ends.
+			waitFor(t, 10*time.Second, "5 events sent", func() bool { return r.Delivered() >= 5 })
+			time.Sleep(800 * time.Millisecond)
+			close(release)
+
+			if tc.upstream {
+				last, idleSince := r.Delivered(), time.Now()
+				waitFor(t, 30*time.Second, "relay idle", func() bool {
+					if n := r.Delivered(); n != last {
+						last, idleSince = n, time.Now()
+					}
+					return time.Since(idleSince) > time.Second
+				})
+				got := e.collectIDs(map[string]bool{}, 0)
+				t.Logf("upstream MySQLQueueOffsetsAdapter{DeleteOnAck: true}: %d of 20 events lost", 20-len(got))
+				return
+			}
+			got := e.collectIDs(want, 30*time.Second)
+			checkDelivery(t, want, got)
+			if n := len(e.log.lines("sqs unavailable: retrying with backoff until it answers")); n != 1 {
+				t.Errorf("%d outage lines, want 1", n)
+			}
+		})
 	}
 }

@@ -1,0 +1,56 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// ParkedEvent is an event the relay set aside after MaxAttempts failed sends.
+type ParkedEvent struct {
+	Offset    int64
+	EventID   string
+	EventType string
+	ParkedAt  time.Time
+	Attempts  int
+	LastError string
+}
+
+// Parked lists the parked events of the outbox in db, oldest first.
+func Parked(ctx context.Context, db *sql.DB) ([]ParkedEvent, error) {
+	rows, err := db.QueryContext(ctx, "SELECT o.`offset`, o.`uuid`, COALESCE(JSON_VALUE(o.metadata, '$."+MetaEventType+"'), ''),"+
+		" o.parked_at, COALESCE(f.attempts, 0), COALESCE(o.last_error, '')"+
+		" FROM "+tableName("")+" o LEFT JOIN `"+FailuresTable+"` f ON f.`offset` = o.`offset`"+
+		" WHERE o.parked_at IS NOT NULL ORDER BY o.`offset`")
+	if err != nil {
+		return nil, fmt.Errorf("list parked outbox events: %w", err)
+	}
+	defer rows.Close()
+	var out []ParkedEvent
+	for rows.Next() {
+		var p ParkedEvent
+		if err := rows.Scan(&p.Offset, &p.EventID, &p.EventType, &p.ParkedAt, &p.Attempts, &p.LastError); err != nil {
+			return nil, fmt.Errorf("list parked outbox events: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Release puts a parked event back in line with a fresh attempt count, once whatever made it fail
+// has been dealt with. It reports whether the event was parked.
+func Release(ctx context.Context, db *sql.DB, offset int64) (bool, error) {
+	res, err := db.ExecContext(ctx, "UPDATE "+tableName("")+" SET parked_at = NULL, last_error = NULL"+
+		" WHERE `offset` = ? AND parked_at IS NOT NULL", offset)
+	if err != nil {
+		return false, fmt.Errorf("release outbox row %d: %w", offset, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` = ?", offset); err != nil {
+		return true, fmt.Errorf("reset attempts of outbox row %d: %w", offset, err)
+	}
+	return true, nil
+}
