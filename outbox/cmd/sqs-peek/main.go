@@ -5,7 +5,9 @@
 //	AWS_ENDPOINT_URL=http://127.0.0.1:4100 go run ./outbox/cmd/sqs-peek -queue order-events
 //
 // By default messages are left on the queue (they become visible again after -visibility); -delete
-// removes what was printed, as a consumer would.
+// removes what was printed, as a consumer would. Every look is a receive: the queues move a message to
+// their dead-letter queue after 5, so peek at a queue a real consumer reads with care, and look in
+// "<queue>-dlq" for what went there.
 package main
 
 import (
@@ -40,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	name := fs.String("queue", getenvDefault(getenv, "ORDER_EVENTS_QUEUE", "order-events"), "queue name")
 	limit := fs.Int("n", 10, "print at most this many messages")
 	wait := fs.Duration("wait", 2*time.Second, "wait this long for messages to arrive (at most 20s)")
-	visibility := fs.Duration("visibility", time.Second, "hide printed messages from other consumers this long")
+	visibility := fs.Duration("visibility", 5*time.Second, "hide printed messages from other consumers this long")
 	del := fs.Bool("delete", false, "delete the printed messages")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	enc := json.NewEncoder(stdout)
+	// A message left on the queue comes back once its visibility ends: stop at the first repeat.
+	seen := map[string]bool{}
 	for printed := 0; printed < *limit; {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:              aws.String(url),
@@ -73,7 +77,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if len(out.Messages) == 0 {
 			return nil
 		}
+		fresh := 0
 		for _, m := range out.Messages {
+			if seen[aws.ToString(m.MessageId)] {
+				continue
+			}
+			seen[aws.ToString(m.MessageId)] = true
+			fresh++
 			attrs := map[string]string{}
 			for k, v := range m.MessageAttributes {
 				attrs[k] = aws.ToString(v.StringValue)
@@ -91,6 +101,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 					return fmt.Errorf("delete message %s: %w", aws.ToString(m.MessageId), err)
 				}
 			}
+		}
+		if fresh == 0 {
+			return nil
 		}
 	}
 	return nil

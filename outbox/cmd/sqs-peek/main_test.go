@@ -17,8 +17,17 @@ func TestPeekPrintsAndOptionallyDeletes(t *testing.T) {
 	env := map[string]string{"AWS_ENDPOINT_URL": srv.Endpoint}
 	getenv := func(k string) string { return env[k] }
 
+	// Without -delete the messages stay, and each is printed once even when it becomes visible again.
+	var peek bytes.Buffer
+	if err := run(context.Background(), []string{"-wait", "1s", "-visibility", "1s"}, getenv, &peek); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(peek.String()), "\n") + 1; n != 2 {
+		t.Fatalf("peek printed %d lines, want 2:\n%s", n, peek.String())
+	}
+
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"-wait", "1s", "-delete"}, getenv, &out); err != nil {
+	if err := run(context.Background(), []string{"-wait", "3s", "-delete"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
