@@ -108,12 +108,13 @@ type Offsets struct {
 
 // OffsetsAdapter returns the relay's offsets adapter.
 func OffsetsAdapter() Offsets {
-	return Offsets{wsql.MySQLQueueOffsetsAdapter{DeleteOnAck: true, GenerateMessagesTableName: tableName}}
+	// DeleteOnAck is moot: AckMessageQuery is replaced; the embedded adapter supplies the rest.
+	return Offsets{wsql.MySQLQueueOffsetsAdapter{GenerateMessagesTableName: tableName}}
 }
 
 // AckMessageQuery marks the delivered rows of a batch acked. The relay has already deleted each one,
-// by primary key, right after sending it (see Relay), so in the relay this touches nothing; it only
-// keeps a row that somehow stayed from being sent again.
+// by primary key, right after sending it (see Relay), so in the relay it matches nothing; were a
+// delivered row still there, marking it keeps it from being sent again.
 //
 // It differs from the upstream adapter in two ways, both measured:
 //   - The subscriber passes every row it selected, but stops handing out messages at the first one

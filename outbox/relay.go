@@ -190,7 +190,8 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	offset, _ := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64)
-	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(MetaEventType))
+	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(MetaEventType),
+		"correlation_id", msg.Metadata.Get(MetaCorrelationID))
 
 	wait := r.o.RetryBackoff
 	for {
