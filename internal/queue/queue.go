@@ -58,6 +58,12 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// String keeps the secret key out of fmt output too.
+func (c Config) String() string {
+	return fmt.Sprintf("region=%s endpoint=%s access_key_id=%s secret_access_key=%s",
+		c.Region, c.Endpoint, c.AccessKeyID, config.Secret(c.SecretAccessKey))
+}
+
 // httpTimeout bounds one SQS call. It must stay above the 20 s long-poll maximum of ReceiveMessage; it
 // exists because watermill-aws sends with context.Background(), so a hung endpoint would otherwise hang
 // the caller forever.

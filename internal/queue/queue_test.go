@@ -3,6 +3,7 @@ package queue_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -38,6 +39,9 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"endpoint":"http://127.0.0.1:4100"`) {
 		t.Fatalf("endpoint not logged: %s", buf.String())
+	}
+	if s := fmt.Sprintf("%v %+v", c, c); strings.Contains(s, "s3cret") || !strings.Contains(s, "endpoint=http://127.0.0.1:4100") {
+		t.Fatalf("formatted config %q: want the endpoint and no secret", s)
 	}
 }
 
