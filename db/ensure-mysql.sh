@@ -91,4 +91,9 @@ GRANT ALL PRIVILEGES ON \`reporting\`.* TO '$app_user'@'localhost', '$app_user'@
 GRANT ALL PRIVILEGES ON \`bo\\_test\\_%\`.* TO '$app_user'@'localhost', '$app_user'@'127.0.0.1', '$app_user'@'%';
 FLUSH PRIVILEGES;
 SQL
+
+# The test suite runs packages in parallel, each with its own databases and service connection pools:
+# the server's default of 151 connections is too tight for that. Raised for the running server only.
+"${admin[@]}" -e "SET GLOBAL max_connections = GREATEST(@@GLOBAL.max_connections, 500)" \
+  || say "could not raise max_connections (tests may hit 'Too many connections')"
 say "server at $host:$port is up; user $app_user ready"
