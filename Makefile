@@ -9,7 +9,7 @@ GO_TEST_FLAGS ?= -race -timeout 20m
 TEST_DB_DSN ?= $(DB_USER):$(DB_PASSWORD)@tcp($(DB_HOST):$(DB_PORT))/
 export TEST_DB_DSN
 
-.PHONY: all build test vet fmt-check run migrate seed ensure-db lambda-zip fuzz clean
+.PHONY: all build test vet fmt-check run migrate seed ensure-db lambda-zip fuzz peek bench-outbox compare-outbox-default clean
 
 all: build
 
@@ -57,6 +57,18 @@ fuzz:
 	go test -run XXX -fuzz FuzzDecodeCursor -fuzztime 30s ./internal/web/
 	go test -run XXX -fuzz FuzzDecodeCreateRequest -fuzztime 30s ./services/customers/internal/customerapi/
 	go test -run XXX -fuzz FuzzDecodeUpdateRequest -fuzztime 30s ./services/customers/internal/customerapi/
+
+# What waits on a queue of the running stack (QUEUE=order-events-dlq for dead letters).
+peek:
+	go run ./outbox/cmd/sqs-peek -queue $(or $(QUEUE),$(ORDER_EVENTS_QUEUE))
+
+# Relay events/s and producer tx/s with the relay running vs stopped.
+bench-outbox: ensure-db
+	go test -run XXX -bench Relay -benchtime 1x ./outbox/
+
+# What watermill-sql's default MySQL schema loses under the same load (takes a few minutes).
+compare-outbox-default: ensure-db
+	OUTBOX_COMPARE_DEFAULT=1 go test -run TestDefaultSchemaComparison -v ./outbox/
 
 clean:
 	rm -rf $(BIN)
