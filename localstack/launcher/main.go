@@ -45,14 +45,13 @@ func stack() []proc {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, "bin", os.Stdout); err != nil {
+	if err := run(ctx, "bin", stack(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, binDir string, out io.Writer) error {
-	procs := stack()
+func run(ctx context.Context, binDir string, procs []proc, out io.Writer) error {
 	for _, p := range procs {
 		if _, err := os.Stat(filepath.Join(binDir, p.bin)); err != nil {
 			return fmt.Errorf("%s/%s is missing: run `make build` first", binDir, p.bin)
@@ -119,7 +118,11 @@ func run(ctx context.Context, binDir string, out io.Writer) error {
 		fmt.Fprintf(w, "[launcher] %s is up\n", p.name)
 	}
 
-	fmt.Fprint(w, banner)
+	if len(procs) > 0 && procs[len(procs)-1].name == "orchestrator" {
+		fmt.Fprint(w, banner)
+	} else {
+		fmt.Fprintln(w, "[launcher] all processes are up")
+	}
 	<-ctx.Done()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
