@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/b2b/backoffice/internal/proctest"
 )
 
 // script writes an executable shell script into dir.
@@ -22,14 +23,6 @@ func script(t *testing.T, dir, name, body string) {
 		t.Fatal(err)
 	}
 }
-
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
-func (b *buffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -75,7 +68,7 @@ func TestRunPrefixesLogsWaitsForHealthAndStopsEverything(t *testing.T) {
 		{name: "api", bin: "api", health: "http://" + ln.Addr().String() + "/health"},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &buffer{}
+	out := &proctest.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, dir, procs, out) }()
 
@@ -125,7 +118,7 @@ func TestRunStopsTheStackWhenAProcessDies(t *testing.T) {
 	pidDir := t.TempDir()
 	script(t, dir, "steady", `echo $$ > `+pidDir+`/steady; trap 'exit 0' TERM; while :; do sleep 0.1; done`)
 	script(t, dir, "crashy", `sleep 1.5; echo "boom" >&2; exit 3`)
-	out := &buffer{}
+	out := &proctest.Buffer{}
 	err := run(context.Background(), dir, []proc{{name: "steady", bin: "steady"}, {name: "crashy", bin: "crashy"}}, out)
 	if err == nil || !strings.Contains(err.Error(), "crashy exited unexpectedly") {
 		t.Fatalf("run = %v, want crashy exited unexpectedly", err)
@@ -143,7 +136,7 @@ func TestRunStopsTheStackWhenAProcessDies(t *testing.T) {
 
 func TestRunRefusesMissingBinaryAndBusyPort(t *testing.T) {
 	dir := t.TempDir()
-	err := run(context.Background(), dir, []proc{{name: "x", bin: "nope"}}, &buffer{})
+	err := run(context.Background(), dir, []proc{{name: "x", bin: "nope"}}, &proctest.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "nope is missing: run `make build` first") {
 		t.Errorf("missing binary: run = %v", err)
 	}
@@ -154,7 +147,7 @@ func TestRunRefusesMissingBinaryAndBusyPort(t *testing.T) {
 	defer ln.Close()
 	script(t, dir, "svc", "exit 0")
 	port := ln.Addr().(*net.TCPAddr).Port
-	err = run(context.Background(), dir, []proc{{name: "svc", bin: "svc", port: port}}, &buffer{})
+	err = run(context.Background(), dir, []proc{{name: "svc", bin: "svc", port: port}}, &proctest.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d (svc) is already in use", port)) {
 		t.Errorf("busy port: run = %v", err)
 	}

@@ -11,14 +11,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/b2b/backoffice/internal/apitest"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/services/customers"
 )
 
@@ -58,24 +57,6 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// syncBuffer is the stdout of an in-process run: written by the server, read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
 	db := dbtest.New(t, "customers")
 	const token = "run-test-token-abcdef"
@@ -84,7 +65,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &proctest.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, getenv, out) }()
 
@@ -137,7 +118,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 }
 
 // waitForLog polls the JSON log until a line with msg appears and returns its attribute attr.
-func waitForLog(t *testing.T, out *syncBuffer, done <-chan error, msg, attr string) string {
+func waitForLog(t *testing.T, out *proctest.Buffer, done <-chan error, msg, attr string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -171,40 +152,7 @@ func logLine(t *testing.T, logs, msg string) map[string]any {
 	return nil
 }
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// build compiles the real binary once per test run.
-func build(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "customers-api-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "customers-api")
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m) }
 
 // closedPort returns a loopback port nothing listens on.
 func closedPort(t *testing.T) string {
@@ -218,7 +166,7 @@ func closedPort(t *testing.T) string {
 }
 
 func TestStartupFailuresExitWithOneLine(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, "github.com/b2b/backoffice/services/customers/cmd/customers-api")
 	server := dbtest.ServerConfig(t)
 	host, port, _ := net.SplitHostPort(server.Addr)
 	closed := closedPort(t)

@@ -9,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/proctest"
 )
 
 func envOf(kv ...string) func(string) string {
@@ -58,28 +58,11 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
 	db := dbtest.New(t, "orders")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &proctest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, envOf("PORT", "0", "DB_DSN", db.DSN, "SERVICE_TOKEN", "tok", "DB_CONNECT_TIMEOUT", "5s"), out)

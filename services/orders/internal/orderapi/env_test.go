@@ -11,15 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
@@ -38,30 +37,13 @@ type env struct {
 	url  string
 	cust *customersAPI
 	hc   *http.Client
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *proctest.Buffer
 }
 
 // newEnv starts orders-api against a fresh orders database and a customers-api holding customers 1..3.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, db: dbtest.New(t, "orders"), cust: startCustomers(t), logs: &syncBuffer{}}
+	e := &env{t: t, db: dbtest.New(t, "orders"), cust: startCustomers(t), logs: &proctest.Buffer{}}
 	cl, err := customers.New(e.cust.URL, token, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -225,49 +207,17 @@ func id(n int64) string { return strconv.FormatInt(n, 10) }
 // fresh customers database holding customers 1, 2 and 3.
 type customersAPI struct {
 	URL  string
-	logs *syncBuffer
+	logs *proctest.Buffer
 }
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary))
-	}
-	os.Exit(code)
-}
-
-func customersBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "orders-test-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "customers-api")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/b2b/backoffice/services/customers/cmd/customers-api").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build customers-api: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
+func TestMain(m *testing.M) { proctest.Main(m) }
 
 func startCustomers(t *testing.T) *customersAPI {
 	t.Helper()
 	db := dbtest.New(t, "customers")
-	c := &customersAPI{logs: &syncBuffer{}}
+	c := &customersAPI{logs: &proctest.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, customersBinary(t))
+	cmd := exec.CommandContext(ctx, proctest.Build(t, "github.com/b2b/backoffice/services/customers/cmd/customers-api"))
 	cmd.Env = []string{"PORT=0", "DB_DSN=" + db.DSN, "SERVICE_TOKEN=" + token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info"}
 	cmd.Stdout, cmd.Stderr = c.logs, c.logs
 	if err := cmd.Start(); err != nil {
