@@ -12,12 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/b2b/backoffice/internal/apperr"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/web"
 )
 
@@ -292,26 +292,12 @@ func TestJoinURL(t *testing.T) {
 }
 
 // logBuffer collects JSON log lines written concurrently.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ proctest.Buffer }
 
 func (l *logBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
+	for _, line := range l.Lines() {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
