@@ -165,7 +165,9 @@ type SubscriberOptions struct {
 	// VisibilityTimeout of received messages; 0 keeps the queue's own setting. A nacked message
 	// comes back only after it.
 	VisibilityTimeout time.Duration
-	// MaxMessages per ReceiveMessage call, 1..10 (default 10).
+	// MaxMessages per ReceiveMessage call, 1..10 (default 1). Above 1, a nack costs the messages
+	// received after it in the same call a receive (see NewSubscriber): only raise it for handlers
+	// that never nack a message for a reason of its own.
 	MaxMessages int32
 	// Wait is the long-poll time of one ReceiveMessage call, at most 20 s (default 20 s).
 	Wait time.Duration
@@ -178,7 +180,10 @@ type SubscriberOptions struct {
 //
 // watermill-aws does not change visibility on nack and abandons the rest of that receive batch, so
 // nacked messages (and the ones after them in the batch) return after VisibilityTimeout; redrive to
-// the dead-letter queue is the queue's RedrivePolicy.
+// the dead-letter queue is the queue's RedrivePolicy. Each of those abandoned messages was received
+// without being handled, and every receive counts towards the redrive: with batches, one poison
+// message nacked 5 times would take the messages queued behind it to the dead-letter queue unhandled.
+// That is why a receive takes one message unless MaxMessages says otherwise.
 func NewSubscriber(c Config, log *slog.Logger, o SubscriberOptions) (message.Subscriber, error) {
 	if o.MaxMessages < 0 || o.MaxMessages > 10 {
 		return nil, errors.New("sqs subscriber: MaxMessages must be from 1 to 10")
@@ -188,7 +193,7 @@ func NewSubscriber(c Config, log *slog.Logger, o SubscriberOptions) (message.Sub
 	}
 	maxMessages := o.MaxMessages
 	if maxMessages == 0 {
-		maxMessages = 10
+		maxMessages = 1
 	}
 	wait := int32(20)
 	if o.Wait > 0 {

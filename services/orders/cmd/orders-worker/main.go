@@ -85,7 +85,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 
 	sub, err := queue.NewSubscriber(cfg.SQS, log, queue.SubscriberOptions{
 		VisibilityTimeout: cfg.Visibility,
-		Workers:           cfg.Workers,
+		// One command per receive: a poison command is nacked until it reaches the dead-letter
+		// queue, and in a batch every nack would count a receive against the commands behind it too.
+		MaxMessages: 1,
+		Workers:     cfg.Workers,
 	})
 	if err != nil {
 		return err
