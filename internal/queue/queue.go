@@ -160,6 +160,25 @@ func NewPublisher(c Config, log *slog.Logger) (message.Publisher, error) {
 	return pub, nil
 }
 
+// Publish is pub.Publish bounded by ctx. watermill-aws sends with context.Background(), so a hung or
+// unreachable endpoint holds Publish for the SDK's retries of httpTimeout each; a caller with a deadline
+// of its own (a request being answered) gets ctx's error when ctx ends first. The send itself goes on in
+// the background until the SDK gives up, so the message may still arrive: callers must treat that error
+// as "unknown", never as "not sent".
+func Publish(ctx context.Context, pub message.Publisher, topic string, msgs ...*message.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- pub.Publish(topic, msgs...) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("publish to %s: %w", topic, context.Cause(ctx))
+	}
+}
+
 // SubscriberOptions tune a subscriber. Zero values take the defaults noted on each field.
 type SubscriberOptions struct {
 	// VisibilityTimeout of received messages; 0 keeps the queue's own setting. A nacked message

@@ -19,6 +19,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
 )
 
@@ -160,14 +161,17 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 	// A request orders-api already holds as PROCESSING with this body is on the queue already: sending it
 	// again would only add work. Anything else (unknown) is sent; the worker makes a duplicate harmless.
 	if !found {
-		if err := h.send(ctx, req, hash); err != nil {
+		if err := h.send(ctx, req, hash, deadline); err != nil {
 			return 0, nil, err
 		}
 	}
 	return h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
 }
 
-func (h *Handler) send(ctx context.Context, req CreateRequest, hash string) error {
+// send puts the PlaceOrder on the queue, within UpstreamTimeout and the deadline. A send that does not
+// finish in time is a 503: the command may still arrive, which the client's retry with the same key
+// makes harmless.
+func (h *Handler) send(ctx context.Context, req CreateRequest, hash string, deadline time.Time) error {
 	cmd := events.PlaceOrder{
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,
@@ -184,7 +188,11 @@ func (h *Handler) send(ctx context.Context, req CreateRequest, hash string) erro
 	msg.Metadata.Set(MetaCorrelationID, cmd.CorrelationID)
 	msg.Metadata.Set(MetaIdempotencyKey, cmd.IdempotencyKey)
 	msg.SetContext(ctx)
-	if err := h.pub.Publish(h.cfg.Queue, msg); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.UpstreamTimeout)
+	defer cancel()
+	ctx, cancelDeadline := context.WithDeadline(ctx, deadline)
+	defer cancelDeadline()
+	if err := queue.Publish(ctx, h.pub, h.cfg.Queue, msg); err != nil {
 		return ErrQueueUnavailable.Wrap(fmt.Errorf("send PlaceOrder: %w", err))
 	}
 	annotate(ctx, "sent", true)

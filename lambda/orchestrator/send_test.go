@@ -1,0 +1,112 @@
+package orchestrator_test
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/b2b/backoffice/internal/queue"
+	"github.com/b2b/backoffice/internal/sqstest"
+	"github.com/b2b/backoffice/lambda/orchestrator"
+)
+
+func newPublisher(t *testing.T, srv *sqstest.Server) message.Publisher {
+	t.Helper()
+	pub, err := queue.NewPublisher(srv.Config(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	return pub
+}
+
+// serveWithin serves req with h in the background and fails the test when no answer comes within
+// limit: the handler must answer by itself, whatever its upstreams do.
+func serveWithin(t *testing.T, h http.Handler, req *http.Request, limit time.Duration) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { defer close(done); h.ServeHTTP(rec, req) }()
+	select {
+	case <-done:
+		return rec
+	case <-time.After(limit):
+		t.Fatalf("no answer within %s", limit)
+		return nil
+	}
+}
+
+func createRequest(body, corr string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, orchestrator.Path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Correlation-Id", corr)
+	return req
+}
+
+// blackHole accepts connections and never answers, the way a hung endpoint behaves.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestHungQueueIsA503: SQS accepting the connection but never answering must not hold the request past
+// its deadline (watermill-aws sends without a context): the answer is 503 QUEUE_UNAVAILABLE.
+func TestHungQueueIsA503(t *testing.T) {
+	cust := httptest.NewServer(&recording{status: 200, body: `{"id":7,"name":"ACME","email":"a@acme.test","phone":null}`})
+	defer cust.Close()
+	ord := &recording{status: 404, body: `{"error":{"code":"ORDER_REQUEST_NOT_FOUND","message":"order request not found"}}`}
+	srvO := httptest.NewServer(ord)
+	defer srvO.Close()
+	sqsCfg := queue.Config{Region: "us-east-1", Endpoint: blackHole(t), AccessKeyID: "test", SecretAccessKey: "test"}
+	pub, err := queue.NewPublisher(sqsCfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := orchestrator.Config{CustomersBase: cust.URL, OrdersBase: srvO.URL, ServiceToken: "tok",
+		WaitTimeout: 2 * time.Second, UpstreamTimeout: time.Second}
+	h := orchestrator.Routes(orchestrator.New(cfg, pub, nil), slog.New(slog.DiscardHandler))
+
+	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-hung-queue"}`, "corr-hung"), 20*time.Second)
+	want := `{"success":false,"correlationId":"corr-hung","error":{"code":"QUEUE_UNAVAILABLE","message":"order queue is unavailable, retry later"}}`
+	if rec.Code != http.StatusServiceUnavailable || strings.TrimSpace(rec.Body.String()) != want {
+		t.Errorf("got %d %s, want 503 %s", rec.Code, rec.Body, want)
+	}
+	ord.mu.Lock()
+	defer ord.mu.Unlock()
+	if len(ord.paths) != 1 {
+		t.Errorf("orders-api calls: got %d, want the look-up only (no polling for a command not known to be sent)", len(ord.paths))
+	}
+}
+
