@@ -139,6 +139,10 @@ type Pending struct {
 }
 
 func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time) (int, any, error) {
+	// Every call, not only the polls, must end in time for the answer to be written: a customers-api or
+	// orders-api that hangs up to UpstreamTimeout would otherwise run into the invocation's own timeout.
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
+	defer cancel()
 	cust, err := h.up.Customer(ctx, req.CustomerID)
 	if err != nil {
 		return 0, nil, err

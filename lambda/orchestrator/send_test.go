@@ -110,3 +110,19 @@ func TestHungQueueIsA503(t *testing.T) {
 	}
 }
 
+// TestHungCustomersAnsweredInTime: an upstream that hangs longer than UPSTREAM_TIMEOUT allows is cut
+// at the request's deadline, so the client gets a 503 rather than a Lambda timeout.
+func TestHungCustomersAnsweredInTime(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hung.Close()
+	defer hung.CloseClientConnections()
+	cfg := orchestrator.Config{CustomersBase: hung.URL, OrdersBase: hung.URL, ServiceToken: "tok",
+		WaitTimeout: time.Second, UpstreamTimeout: time.Minute}
+	h := orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.DiscardHandler))
+
+	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-hung-customers"}`, "corr-hung-c"), 20*time.Second)
+	want := `{"success":false,"correlationId":"corr-hung-c","error":{"code":"CUSTOMERS_UNAVAILABLE","message":"customers service is unavailable, retry later"}}`
+	if rec.Code != http.StatusServiceUnavailable || strings.TrimSpace(rec.Body.String()) != want {
+		t.Errorf("got %d %s, want 503 %s", rec.Code, rec.Body, want)
+	}
+}
