@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/sqstest"
 	"github.com/b2b/backoffice/lambda/orchestrator"
 )
 
@@ -219,6 +220,8 @@ func TestUpstreamAnswers(t *testing.T) {
 		{"still processing until the deadline", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"PROCESSING"}`, 202,
 			`{"success":true,"correlationId":"c1","data":{"status":"PENDING","idempotency_key":"k"}}`, -1},
 	}
+	// A request still PROCESSING is sent again (see TestProcessingRequestIsSentAgain): a real queue.
+	pub := newPublisher(t, sqstest.Start(t, "order-commands"))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cust := &recording{status: tc.custStatus, body: tc.custBody}
@@ -230,7 +233,7 @@ func TestUpstreamAnswers(t *testing.T) {
 				CustomersBase: srvC.URL, OrdersBase: srvO.URL + "/", ServiceToken: "tok",
 				WaitTimeout: 300 * time.Millisecond, UpstreamTimeout: time.Second,
 			}
-			h := orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.DiscardHandler))
+			h := orchestrator.Routes(orchestrator.New(cfg, pub, nil), slog.New(slog.DiscardHandler))
 			req := httptest.NewRequest(http.MethodPost, orchestrator.StagePath, strings.NewReader(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k"}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-Correlation-Id", "c1")

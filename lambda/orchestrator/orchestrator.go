@@ -162,12 +162,11 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 			return final(cust, known)
 		}
 	}
-	// A request orders-api already holds as PROCESSING with this body is on the queue already: sending it
-	// again would only add work. Anything else (unknown) is sent; the worker makes a duplicate harmless.
-	if !found {
-		if err := h.send(ctx, req, hash, deadline); err != nil {
-			return 0, nil, err
-		}
+	// Sent even when orders-api holds the request as PROCESSING: the command that got it there may since
+	// have gone to the dead-letter queue (transient failures on every delivery), and a client's retry is
+	// how a request resumes. The worker makes a duplicate harmless: it confirms a PROCESSING request.
+	if err := h.send(ctx, req, hash, deadline); err != nil {
+		return 0, nil, err
 	}
 	return h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
 }

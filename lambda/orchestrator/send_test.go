@@ -1,10 +1,12 @@
 package orchestrator_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqstest"
 	"github.com/b2b/backoffice/lambda/orchestrator"
@@ -48,6 +51,39 @@ func createRequest(body, corr string) *http.Request {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Correlation-Id", corr)
 	return req
+}
+
+// TestProcessingRequestIsSentAgain: a retry of a request orders-api holds as PROCESSING sends the
+// command again, so a request whose command was lost (dead-letter queue) can be resumed by the client.
+func TestProcessingRequestIsSentAgain(t *testing.T) {
+	srv := sqstest.Start(t, "order-commands")
+	cust := httptest.NewServer(&recording{status: 200, body: `{"id":7,"name":"ACME","email":"a@acme.test","phone":null}`})
+	defer cust.Close()
+	ord := httptest.NewServer(&recording{status: 200, body: `{"idempotency_key":"k-processing","request_hash":"` + hash7 + `","status":"PROCESSING"}`})
+	defer ord.Close()
+	cfg := orchestrator.Config{CustomersBase: cust.URL, OrdersBase: ord.URL, ServiceToken: "tok",
+		WaitTimeout: 200 * time.Millisecond, UpstreamTimeout: time.Second}
+	h := orchestrator.Routes(orchestrator.New(cfg, newPublisher(t, srv), nil), slog.New(slog.DiscardHandler))
+
+	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-processing"}`, "corr-processing"), 20*time.Second)
+	if want := `{"success":true,"correlationId":"corr-processing","data":{"status":"PENDING","idempotency_key":"k-processing"}}`; rec.Code != 202 || strings.TrimSpace(rec.Body.String()) != want {
+		t.Fatalf("got %d %s, want 202 %s", rec.Code, rec.Body, want)
+	}
+	msgs := srv.Receive(t, "order-commands", 10)
+	if len(msgs) != 1 {
+		t.Fatalf("queue: got %d messages, want the PlaceOrder sent again", len(msgs))
+	}
+	var cmd events.PlaceOrder
+	if err := json.Unmarshal([]byte(msgs[0].Body), &cmd); err != nil {
+		t.Fatalf("decode %s: %v", msgs[0].Body, err)
+	}
+	if cmd.IdempotencyKey != "k-processing" || cmd.RequestHash != hash7 || cmd.CorrelationID != "corr-processing" ||
+		!reflect.DeepEqual(cmd.Items, []events.LineItem{{ProductID: 1, Qty: 3}}) {
+		t.Errorf("command: got %+v, want key k-processing, hash %s, correlation corr-processing, 3 × product 1", cmd, hash7)
+	}
+	if a := msgs[0].Attributes; a[orchestrator.MetaCorrelationID] != "corr-processing" || a[orchestrator.MetaIdempotencyKey] != "k-processing" {
+		t.Errorf("attributes: got %v, want correlation_id corr-processing and idempotency_key k-processing", a)
+	}
 }
 
 // blackHole accepts connections and never answers, the way a hung endpoint behaves.
