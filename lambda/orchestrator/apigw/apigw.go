@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -15,6 +16,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/b2b/backoffice/internal/web"
 )
 
 // Handler returns a Lambda handler that serves each API Gateway proxy event with h. It never returns a Go
@@ -24,13 +28,15 @@ func Handler(h http.Handler, log *slog.Logger) func(context.Context, events.APIG
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, _ error) {
 		r, err := Request(ctx, ev)
 		if err != nil {
-			log.Warn("malformed proxy event", "error", err.Error(), "path", ev.Path)
-			return failure(http.StatusBadRequest, "BAD_REQUEST", "malformed request"), nil
+			corr := correlationID(ev)
+			log.Warn("malformed proxy event", "error", err.Error(), "path", ev.Path, "correlation_id", corr)
+			return failure(http.StatusBadRequest, corr, "BAD_REQUEST", "malformed request"), nil
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				resp = failure(http.StatusInternalServerError, "INTERNAL", "internal error")
+				corr := correlationID(ev)
+				log.Error("handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "correlation_id", corr)
+				resp = failure(http.StatusInternalServerError, corr, "INTERNAL", "internal error")
 			}
 		}()
 		w := NewResponseWriter()
@@ -170,12 +176,33 @@ func textual(contentType string) bool {
 		mt == "application/javascript" || mt == "application/x-www-form-urlencoded"
 }
 
-func failure(status int, code, msg string) events.APIGatewayProxyResponse {
-	body := fmt.Sprintf(`{"success":false,"error":{"code":%q,"message":%q}}`, code, msg)
+// failure is the answer the adapter gives when the handler could not: the same error shape, correlation
+// id included, as every other error of the endpoint.
+func failure(status int, corr, code, msg string) events.APIGatewayProxyResponse {
+	body, _ := json.Marshal(map[string]any{
+		"success": false, "correlationId": corr, "error": map[string]string{"code": code, "message": msg},
+	})
 	return events.APIGatewayProxyResponse{
-		StatusCode:        status,
-		Headers:           map[string]string{"Content-Type": "application/json"},
-		MultiValueHeaders: map[string][]string{"Content-Type": {"application/json"}},
-		Body:              body,
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json", web.CorrelationHeader: corr},
+		MultiValueHeaders: map[string][]string{
+			"Content-Type": {"application/json"}, web.CorrelationHeader: {corr},
+		},
+		Body: string(body),
 	}
+}
+
+// correlationID is the event's X-Correlation-Id (any spelling of the name) when acceptable, else a new one.
+func correlationID(ev events.APIGatewayProxyRequest) string {
+	for k, vs := range ev.MultiValueHeaders {
+		if strings.EqualFold(k, web.CorrelationHeader) && len(vs) > 0 && web.ValidCorrelationID(vs[0]) {
+			return vs[0]
+		}
+	}
+	for k, v := range ev.Headers {
+		if strings.EqualFold(k, web.CorrelationHeader) && web.ValidCorrelationID(v) {
+			return v
+		}
+	}
+	return uuid.NewString()
 }

@@ -143,13 +143,17 @@ func TestBase64Bodies(t *testing.T) {
 		}
 	})
 	t.Run("invalid base64 is a 400 response, not an error", func(t *testing.T) {
-		ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/x", Body: "%%%not base64", IsBase64Encoded: true}
+		ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/x", Body: "%%%not base64", IsBase64Encoded: true,
+			MultiValueHeaders: map[string][]string{"x-correlation-id": {"corr-bad-event"}}}
 		resp := invoke(t, http.HandlerFunc(echo), ev)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("status: got %d, want 400", resp.StatusCode)
 		}
-		if want := `{"success":false,"error":{"code":"BAD_REQUEST","message":"malformed request"}}`; resp.Body != want {
+		if want := `{"correlationId":"corr-bad-event","error":{"code":"BAD_REQUEST","message":"malformed request"},"success":false}`; resp.Body != want {
 			t.Errorf("body: got %s, want %s", resp.Body, want)
+		}
+		if got := resp.MultiValueHeaders["X-Correlation-Id"]; len(got) != 1 || got[0] != "corr-bad-event" {
+			t.Errorf("X-Correlation-Id: got %q, want [corr-bad-event]", got)
 		}
 	})
 	t.Run("binary response body is encoded", func(t *testing.T) {
@@ -208,8 +212,18 @@ func TestPanicIsAResponse(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("status: got %d, want 500", resp.StatusCode)
 	}
-	if want := `{"success":false,"error":{"code":"INTERNAL","message":"internal error"}}`; resp.Body != want {
-		t.Errorf("body: got %s, want %s", resp.Body, want)
+	var body struct {
+		Success       bool              `json:"success"`
+		CorrelationID string            `json:"correlationId"`
+		Error         map[string]string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("body %s: %v", resp.Body, err)
+	}
+	// No X-Correlation-Id came with the event: one is made up, and the answer and its header agree.
+	if body.Success || body.CorrelationID == "" || body.CorrelationID != resp.Headers["X-Correlation-Id"] ||
+		body.Error["code"] != "INTERNAL" || body.Error["message"] != "internal error" {
+		t.Errorf("got %s (X-Correlation-Id %q), want success false, a correlationId equal to the header, INTERNAL internal error", resp.Body, resp.Headers["X-Correlation-Id"])
 	}
 }
 
