@@ -145,7 +145,7 @@ func (a Offsets) AckMessageQuery(params wsql.AckMessageQueryParams) (wsql.Query,
 	return wsql.Query{Query: q, Args: args}, nil
 }
 
-// FailuresTable records failed send attempts per outbox row (see db/migrations/orders/00100).
+// FailuresTable records failed send attempts per outbox row (see db/migrations/orders/00003_outbox_parking.sql).
 const FailuresTable = "outbox_failures"
 
 func tableName(string) string { return "`" + Table + "`" }

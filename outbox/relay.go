@@ -195,7 +195,7 @@ func (r *Relay) handle(msg *message.Message) error {
 
 	wait := r.o.RetryBackoff
 	for {
-		err := r.send(msg)
+		err := r.send(ctx, msg)
 		if err == nil {
 			r.down.end()
 			if err := r.remove(ctx, offset); err != nil {
@@ -236,7 +236,11 @@ func (r *Relay) handle(msg *message.Message) error {
 }
 
 // send publishes msg without the relay's internal metadata, after the checks SQS would fail it on.
-func (r *Relay) send(msg *message.Message) (err error) {
+// watermill-aws sends with context.Background(), so a hung SQS endpoint would hold the relay for the
+// SDK's whole HTTP timeout: the wait ends instead when ctx (the event's AckDeadline) ends or the relay
+// stops. A send given up on this way may still arrive later — a duplicate, never a loss, since the row
+// stays in the outbox until a send is known to have succeeded.
+func (r *Relay) send(ctx context.Context, msg *message.Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = eventError{fmt.Errorf("panic while sending: %v", p)}
@@ -259,7 +263,16 @@ func (r *Relay) send(msg *message.Message) (err error) {
 	case len(out.Metadata) > maxMetadataKeys:
 		return eventError{fmt.Errorf("%d metadata keys, over the %d SQS message attributes left after the message UUID", len(out.Metadata), maxMetadataKeys)}
 	}
-	return r.pub.Publish(r.o.Queue, out)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return queue.Publish(ctx, r.pub, r.o.Queue, out)
 }
 
 // maxMetadataKeys: SQS allows 10 message attributes and watermill-aws adds the message UUID as one.

@@ -459,3 +459,44 @@ func TestEventNotSentWithinAckDeadlineIsKept(t *testing.T) {
 		})
 	}
 }
+
+// hungPublisher stands for an SQS endpoint that accepts the connection and never answers (watermill-aws
+// sends with context.Background(), so nothing but the SDK's HTTP timeout would end such a send).
+type hungPublisher struct {
+	message.Publisher
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p hungPublisher) Publish(topic string, msgs ...*message.Message) error {
+	select {
+	case p.entered <- struct{}{}:
+	default:
+	}
+	<-p.release
+	return errors.New("connection reset")
+}
+
+func TestStopDoesNotWaitForAHungSend(t *testing.T) {
+	e := newEnv(t)
+	ev := newEvent(t, 1, 1, "")
+	publish(t, e.db.DB, ev)
+	hung := hungPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(hung.release)
+	_, stop := e.relay(outbox.Options{AckDeadline: time.Hour}, func(message.Publisher) message.Publisher { return hung })
+	select {
+	case <-hung.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay never tried to send")
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the relay did not stop while a send hung")
+	}
+	if n := outboxRows(t, e.db.DB); n != 1 {
+		t.Errorf("%d outbox rows after stopping during a hung send, want 1: the event must stay to be sent again", n)
+	}
+}
