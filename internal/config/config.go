@@ -79,6 +79,27 @@ func (l *Loader) Duration(name string, def, max time.Duration) time.Duration {
 	return d
 }
 
+// OneOf returns the value of name when it is one of allowed (compared case-insensitively, returned
+// lowercased), def when unset, and records an error otherwise.
+func (l *Loader) OneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(strings.TrimSpace(l.getenv(name)))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	l.fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}
+
+// LogLevel reads LOG_LEVEL: debug, info, warn or error (default info).
+func (l *Loader) LogLevel() string {
+	return l.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+}
+
 // Secret masks a secret for logging: only its length is shown.
 func Secret(s string) string {
 	if s == "" {

@@ -84,3 +84,26 @@ func TestSecret(t *testing.T) {
 		t.Fatalf("empty secret: got %q, want empty (shows it is unset)", got)
 	}
 }
+
+func TestLogLevel(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"", "info", ""},
+		{"DEBUG", "debug", ""},
+		{" warn ", "warn", ""},
+		{"error", "error", ""},
+		{"verbose", "info", `config: LOG_LEVEL must be one of debug, info, warn, error, got "verbose"`},
+	} {
+		l := config.New(func(string) string { return tc.in })
+		got := l.LogLevel()
+		if got != tc.want {
+			t.Errorf("LOG_LEVEL=%q: got %q, want %q", tc.in, got, tc.want)
+		}
+		gotErr := ""
+		if err := l.Err(); err != nil {
+			gotErr = err.Error()
+		}
+		if gotErr != tc.err {
+			t.Errorf("LOG_LEVEL=%q: error %q, want %q", tc.in, gotErr, tc.err)
+		}
+	}
+}

@@ -45,7 +45,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SQS:             queue.LoadConfig(l),
 		WaitTimeout:     l.Duration("ORDER_WAIT_TIMEOUT", 8*time.Second, 10*time.Minute),
 		UpstreamTimeout: l.Duration("UPSTREAM_TIMEOUT", 2*time.Second, time.Minute),
-		LogLevel:        l.String("LOG_LEVEL", "info"),
+		LogLevel:        l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
 		return Config{}, err

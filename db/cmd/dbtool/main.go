@@ -52,10 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	l := config.New(getenv)
 	cfg := sqldb.LoadConfig(l, "")
+	level := l.LogLevel()
 	if err := l.Err(); err != nil {
 		return err
 	}
-	log := logging.New(stdout, "dbtool", getenv("LOG_LEVEL"))
+	log := logging.New(stdout, "dbtool", level)
 
 	for _, name := range names {
 		c := cfg

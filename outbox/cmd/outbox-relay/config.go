@@ -32,7 +32,7 @@ func load(getenv func(string) string) (config, error) {
 		MaxAttempts:  l.Int("OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
 		MaxBackoff:   l.Duration("OUTBOX_MAX_BACKOFF", 10*time.Second, 10*time.Minute),
 		LagInterval:  l.Duration("OUTBOX_LAG_INTERVAL", 10*time.Second, time.Hour),
-		LogLevel:     l.String("LOG_LEVEL", "info"),
+		LogLevel:     l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err

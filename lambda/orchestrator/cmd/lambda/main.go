@@ -21,6 +21,7 @@ func main() {
 		log.Error("bad configuration", "error", err.Error())
 		os.Exit(2)
 	}
+	log = logging.New(os.Stdout, "orchestrator", cfg.LogLevel)
 	h, _, err := orchestrator.Setup(cfg, log)
 	if err != nil {
 		log.Error("start", "error", err.Error())

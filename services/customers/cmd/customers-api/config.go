@@ -19,7 +19,7 @@ func load(getenv func(string) string) (config, error) {
 		Port:         l.Int("PORT", 3001, 0, 65535),
 		DB:           sqldb.LoadConfig(l, "customers"),
 		ServiceToken: l.Required("SERVICE_TOKEN"),
-		LogLevel:     l.String("LOG_LEVEL", "info"),
+		LogLevel:     l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err

@@ -34,7 +34,7 @@ func load(getenv func(string) string) (cfg, error) {
 		CancelWindow:     l.Duration("CANCEL_WINDOW", order.DefaultCancelWindow, 0),
 		IdempotencyTTL:   l.Duration("IDEMPOTENCY_TTL", order.DefaultIdempotencyTTL, 0),
 		PurgeInterval:    l.Duration("IDEMPOTENCY_PURGE_INTERVAL", 10*time.Minute, 24*time.Hour),
-		LogLevel:         l.String("LOG_LEVEL", "info"),
+		LogLevel:         l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
 		return cfg{}, err

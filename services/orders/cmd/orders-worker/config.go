@@ -35,7 +35,7 @@ func load(getenv func(string) string) (settings, error) {
 		ServiceToken:  l.Required("SERVICE_TOKEN"),
 		Visibility:    l.Duration("ORDER_COMMANDS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
 		Workers:       l.Int("WORKER_CONCURRENCY", 4, 1, 64),
-		LogLevel:      l.String("LOG_LEVEL", "info"),
+		LogLevel:      l.LogLevel(),
 	}
 	return s, l.Err()
 }
