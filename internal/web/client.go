@@ -18,6 +18,10 @@ func JoinURL(base string, segments ...string) (string, error) {
 	}
 	esc := make([]string, len(segments))
 	for i, s := range segments {
+		// "." and ".." would be cleaned away by path joining and address another resource.
+		if s == "" || s == "." || s == ".." {
+			return "", fmt.Errorf("path segment %q cannot be joined to a url", s)
+		}
 		esc[i] = url.PathEscape(s)
 	}
 	return u.JoinPath(esc...).String(), nil

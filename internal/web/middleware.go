@@ -1,11 +1,11 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -111,11 +111,15 @@ func NewRouter(log *slog.Logger) *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(Middleware(log))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { Error(w, r, apperr.ErrRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { Error(w, r, apperr.ErrMethodNotAllowed) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		Error(w, req, apperr.ErrMethodNotAllowed)
+	})
 	return r
-}
-
-// Context returns a context for background work that keeps the request's logger and correlation id.
-func Context(ctx context.Context) context.Context {
-	return context.WithoutCancel(ctx)
 }

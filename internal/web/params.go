@@ -10,7 +10,6 @@ import (
 )
 
 // IDParam returns the positive integer URL parameter name; anything else is 400 VALIDATION_FAILED.
-// notFound, when given, is returned instead for an id that is well-formed but can not exist.
 func IDParam(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	if err != nil || id <= 0 {

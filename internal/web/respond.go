@@ -4,7 +4,6 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/b2b/backoffice/internal/apperr"
@@ -86,9 +85,6 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
 	if status >= 500 {
 		logging.FromContext(r.Context()).Error("request failed", "error", err.Error(), "status", status)
-	}
-	if errors.Is(err, apperr.ErrMethodNotAllowed) {
-		w.Header().Set("Allow", r.Method)
 	}
 	Respond(w, status, Body(err))
 }

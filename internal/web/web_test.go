@@ -284,6 +284,15 @@ func TestJoinURL(t *testing.T) {
 			t.Errorf("JoinURL(%q, %q) = %q, %v; want %q", tc.base, tc.segs, got, err, tc.want)
 		}
 	}
+	// A dot segment would be cleaned away by path joining: "k/.." must never reach another route.
+	for _, seg := range []string{".", "..", ""} {
+		if got, err := web.JoinURL("http://h:3002/dev", "internal", "order-requests", seg); err == nil {
+			t.Errorf("JoinURL(.., %q) = %q, want an error", seg, got)
+		}
+	}
+	if got, err := web.JoinURL("http://h:3002/dev", "internal", "order-requests", "a/../b?c"); err != nil || got != "http://h:3002/dev/internal/order-requests/a%2F..%2Fb%3Fc" {
+		t.Errorf("JoinURL with a key holding / .. ? = %q, %v; want it escaped as one segment", got, err)
+	}
 	for _, bad := range []string{"", "h:3001", "/dev", "ftp://h/x", "http://h:3001/dev?x=1", "http://h:3001/dev#f", "http:///dev"} {
 		if got, err := web.JoinURL(bad, "orders"); err == nil {
 			t.Errorf("JoinURL(%q) = %q, want an error", bad, got)
@@ -441,6 +450,11 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &e)
 		if rec.Code != tc.status || e.Error.Code != tc.code || rec.Header().Get("Content-Type") != "application/json" {
 			t.Errorf("%s %s: got %d %s, want %d %s as JSON", tc.method, tc.path, rec.Code, rec.Body, tc.status, tc.code)
+		}
+		if tc.status == 405 {
+			if got := rec.Header().Get("Allow"); got != "GET" {
+				t.Errorf("%s %s: Allow %q, want the methods the route has: GET", tc.method, tc.path, got)
+			}
 		}
 	}
 }
