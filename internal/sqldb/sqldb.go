@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -20,13 +21,11 @@ import (
 
 // MySQL error numbers this package understands.
 const (
-	ErrDupEntry         = 1062
-	ErrLockWaitTimeout  = 1205
-	ErrDeadlock         = 1213
-	ErrAccessDenied     = 1045
-	ErrBadDB            = 1049
-	ErrCheckConstraint  = 4025 // MariaDB CONSTRAINT ... failed
-	ErrCheckConstraint8 = 3819 // MySQL 8 Check constraint ... is violated
+	ErrDupEntry        = 1062
+	ErrLockWaitTimeout = 1205
+	ErrDeadlock        = 1213
+	ErrAccessDenied    = 1045
+	ErrBadDB           = 1049
 )
 
 // Config says where the database is. DSN, when set, wins over the parts.
@@ -147,14 +146,9 @@ const MaxTxAttempts = 10
 // returns an error or panics, and runs fn again (jittered backoff, bounded) when MySQL reports a deadlock
 // (1213) or a lock wait timeout (1205), so those never reach a client.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	return InTxOpts(ctx, db, nil, fn)
-}
-
-// InTxOpts is InTx with transaction options.
-func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= MaxTxAttempts; attempt++ {
-		err = runTx(ctx, db, opts, fn)
+		err = runTx(ctx, db, fn)
 		if err == nil || !IsRetryable(err) {
 			return err
 		}
@@ -170,8 +164,8 @@ func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *
 	return fmt.Errorf("transaction failed after %d attempts: %w", MaxTxAttempts, err)
 }
 
-func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := db.BeginTx(ctx, opts)
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -203,6 +197,14 @@ func Is(err error, number uint16) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == number
 }
+
+// EscapeLike makes s match itself in a LIKE pattern written with ESCAPE '!': the escape character is not
+// the backslash, so the pattern means the same whatever the server's NO_BACKSLASH_ESCAPES mode.
+func EscapeLike(s string) string {
+	return likeEscaper.Replace(s)
+}
+
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // IsDuplicate reports a unique key violation.
 func IsDuplicate(err error) bool { return Is(err, ErrDupEntry) }

@@ -259,3 +259,35 @@ func TestOpenFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestEscapeLikeMatchesLiterally(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE words (w VARCHAR(50) NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	words := []string{`50% off`, `500 off`, `a_b`, `axb`, `wow!`, `wow`, `back\slash`, `backslash`}
+	for _, w := range words {
+		if _, err := db.ExecContext(ctx, "INSERT INTO words VALUES (?)", w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for search, want := range map[string]string{`0%`: `50% off`, `a_b`: `a_b`, `w!`: `wow!`, `k\s`: `back\slash`} {
+		rows, err := db.QueryContext(ctx, "SELECT w FROM words WHERE w LIKE ? ESCAPE '!'", "%"+sqldb.EscapeLike(search)+"%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var w string
+			if err := rows.Scan(&w); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, w)
+		}
+		rows.Close()
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("search %q matched %q, want only %q", search, got, want)
+		}
+	}
+}

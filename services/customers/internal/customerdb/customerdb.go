@@ -59,7 +59,7 @@ func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer
 		// '!' is the escape character so that a backslash in the search is an ordinary character,
 		// whatever the server's NO_BACKSLASH_ESCAPES mode.
 		query += " AND (LOWER(name) LIKE ? ESCAPE '!' OR LOWER(email) LIKE ? ESCAPE '!')"
-		pattern := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
+		pattern := "%" + sqldb.EscapeLike(strings.ToLower(q.Search)) + "%"
 		args = append(args, pattern, pattern)
 	}
 	query += " ORDER BY id LIMIT ?"
@@ -160,8 +160,4 @@ func translate(err error, op string) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }

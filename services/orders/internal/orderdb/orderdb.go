@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -91,8 +90,8 @@ func (s *Store) Products(ctx context.Context, q order.ProductQuery) ([]order.Pro
 	query, args := `SELECT `+productCols+` FROM products WHERE id > ?`, []any{q.AfterID}
 	if q.Search != "" {
 		// The column collation is case-insensitive; wildcards in the search are literal.
-		like := "%" + escapeLike(q.Search) + "%"
-		query += ` AND (sku LIKE ? OR name LIKE ?)`
+		like := "%" + sqldb.EscapeLike(q.Search) + "%"
+		query += ` AND (sku LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!')`
 		args = append(args, like, like)
 	}
 	query += ` ORDER BY id LIMIT ?`
@@ -111,10 +110,6 @@ func (s *Store) Products(ctx context.Context, q order.ProductQuery) ([]order.Pro
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // PatchProduct sets a product's price and/or stock.
