@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/db"
+	"github.com/b2b/backoffice/internal/sqldb"
 )
 
 // DefaultServerDSN is the server the tests use unless TEST_DB_DSN says otherwise: the application user
@@ -70,17 +71,11 @@ func ServerConfig(t testing.TB) *mysql.Config {
 	if dsn == "" {
 		dsn = DefaultServerDSN
 	}
-	cfg, err := mysql.ParseDSN(dsn)
+	// The same driver settings as the services (parseTime, UTC, utf8mb4).
+	cfg, err := sqldb.Config{DSN: dsn}.MySQL()
 	if err != nil {
 		t.Fatalf("TEST_DB_DSN: %v", err)
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	cfg.Collation = "utf8mb4_unicode_ci"
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["time_zone"] = "'+00:00'"
 	cfg.DBName = ""
 	return cfg
 }
