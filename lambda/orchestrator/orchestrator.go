@@ -30,12 +30,6 @@ const (
 	StagePath = "/dev" + Path
 )
 
-// Message metadata (SQS message attributes) of a PlaceOrder; orders-worker reads the same keys.
-const (
-	MetaCorrelationID  = "correlation_id"
-	MetaIdempotencyKey = "idempotency_key"
-)
-
 // Handler serves create-and-confirm.
 type Handler struct {
 	cfg Config
@@ -188,8 +182,8 @@ func (h *Handler) send(ctx context.Context, req CreateRequest, hash string, dead
 		return apperr.ErrInternal.Wrap(fmt.Errorf("encode PlaceOrder: %w", err))
 	}
 	msg := message.NewMessage(watermill.NewUUID(), body)
-	msg.Metadata.Set(MetaCorrelationID, cmd.CorrelationID)
-	msg.Metadata.Set(MetaIdempotencyKey, cmd.IdempotencyKey)
+	msg.Metadata.Set(events.MetaCorrelationID, cmd.CorrelationID)
+	msg.Metadata.Set(events.MetaIdempotencyKey, cmd.IdempotencyKey)
 	msg.SetContext(ctx)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.UpstreamTimeout)
 	defer cancel()

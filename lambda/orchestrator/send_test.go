@@ -81,7 +81,7 @@ func TestProcessingRequestIsSentAgain(t *testing.T) {
 		!reflect.DeepEqual(cmd.Items, []events.LineItem{{ProductID: 1, Qty: 3}}) {
 		t.Errorf("command: got %+v, want key k-processing, hash %s, correlation corr-processing, 3 × product 1", cmd, hash7)
 	}
-	if a := msgs[0].Attributes; a[orchestrator.MetaCorrelationID] != "corr-processing" || a[orchestrator.MetaIdempotencyKey] != "k-processing" {
+	if a := msgs[0].Attributes; a[events.MetaCorrelationID] != "corr-processing" || a[events.MetaIdempotencyKey] != "k-processing" {
 		t.Errorf("attributes: got %v, want correlation_id corr-processing and idempotency_key k-processing", a)
 	}
 }

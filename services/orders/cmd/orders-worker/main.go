@@ -35,12 +35,6 @@ import (
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
 )
 
-// Message metadata (SQS message attributes) the orchestrator sets on a PlaceOrder.
-const (
-	metaCorrelationID  = "correlation_id"
-	metaIdempotencyKey = "idempotency_key"
-)
-
 // exitCodeAfterCreate is the exit status of -exit-after-create, so a test can tell it from a failure.
 const exitCodeAfterCreate = 75
 
@@ -114,7 +108,7 @@ func handle(svc *order.Service, log *slog.Logger) message.NoPublishHandlerFunc {
 		start := time.Now()
 		var cmd events.PlaceOrder
 		decodeErr := json.Unmarshal(msg.Payload, &cmd)
-		corr := msg.Metadata.Get(metaCorrelationID)
+		corr := msg.Metadata.Get(events.MetaCorrelationID)
 		if corr == "" {
 			corr = cmd.CorrelationID
 		}
@@ -129,7 +123,7 @@ func handle(svc *order.Service, log *slog.Logger) message.NoPublishHandlerFunc {
 		if decodeErr != nil {
 			// It can never succeed; nacking sends it to the dead-letter queue after 5 receives, where it
 			// can be looked at, instead of dropping it.
-			mlog.Error("place order: undecodable command", "error", decodeErr.Error(), "attr_idempotency_key", msg.Metadata.Get(metaIdempotencyKey))
+			mlog.Error("place order: undecodable command", "error", decodeErr.Error(), "attr_idempotency_key", msg.Metadata.Get(events.MetaIdempotencyKey))
 			return fmt.Errorf("decode PlaceOrder: %w", decodeErr)
 		}
 		err := svc.PlaceOrder(ctx, cmd)
