@@ -264,3 +264,20 @@ func TestCustomersUnreachable(t *testing.T) {
 		t.Errorf("got %d %v, want 503 %v", resp.StatusCode, out, want)
 	}
 }
+
+// TestAllowHeader: a 405 names the methods the path really has, on every route.
+func TestAllowHeader(t *testing.T) {
+	h := newHandler(t, "http://127.0.0.1:1", "http://127.0.0.1:1", nil)
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, orchestrator.Path, "POST"},
+		{http.MethodPut, orchestrator.StagePath, "POST"},
+		{http.MethodPost, "/health", "GET"},
+		{http.MethodDelete, "/health", "GET"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != tc.allow || !strings.Contains(rec.Body.String(), `"METHOD_NOT_ALLOWED"`) {
+			t.Errorf("%s %s: got %d Allow=%q %s, want 405 Allow=%s METHOD_NOT_ALLOWED", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), rec.Body, tc.allow)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -67,9 +68,16 @@ func Routes(h *Handler, log *slog.Logger) http.Handler {
 	r.Post(StagePath, h.CreateAndConfirm)
 	r.Get("/health", web.Health("orchestrator", nil))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { respondError(w, r, apperr.ErrRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		respondError(w, r, apperr.ErrMethodNotAllowed)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// Allow names what this path has: POST on the endpoint, GET on /health.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		respondError(w, req, apperr.ErrMethodNotAllowed)
 	})
 	return r
 }
