@@ -28,11 +28,10 @@ var (
 // such route: a wrong ORDERS_API_BASE) must not pass for it, or every request would wait for nothing.
 const codeRequestNotFound = "ORDER_REQUEST_NOT_FOUND"
 
-// Request statuses reported by orders-api for a PlaceOrder.
+// Final request statuses reported by orders-api for a PlaceOrder; anything else is still in progress.
 const (
-	StatusProcessing = "PROCESSING"
-	StatusConfirmed  = "CONFIRMED"
-	StatusRejected   = "REJECTED"
+	StatusConfirmed = "CONFIRMED"
+	StatusRejected  = "REJECTED"
 )
 
 // Customer is the customer part of a 201 answer.
