@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/b2b/backoffice/internal/sqldb"
 )
 
 // ParkedEvent is an event the relay set aside after MaxAttempts failed sends.
@@ -39,18 +41,27 @@ func Parked(ctx context.Context, db *sql.DB) ([]ParkedEvent, error) {
 }
 
 // Release puts a parked event back in line with a fresh attempt count, once whatever made it fail
-// has been dealt with. It reports whether the event was parked.
+// has been dealt with. It reports whether the event was parked. The attempt count is reset in the same
+// transaction, so the relay never sees the event unparked with its old count.
 func Release(ctx context.Context, db *sql.DB, offset int64) (bool, error) {
-	res, err := db.ExecContext(ctx, "UPDATE "+tableName("")+" SET parked_at = NULL, last_error = NULL"+
-		" WHERE `offset` = ? AND parked_at IS NOT NULL", offset)
+	released := false
+	err := sqldb.InTx(ctx, db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE "+tableName("")+" SET parked_at = NULL, last_error = NULL"+
+			" WHERE `offset` = ? AND parked_at IS NOT NULL", offset)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` = ?", offset); err != nil {
+			return err
+		}
+		released = true
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("release outbox row %d: %w", offset, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
-	}
-	if _, err := db.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` = ?", offset); err != nil {
-		return true, fmt.Errorf("reset attempts of outbox row %d: %w", offset, err)
-	}
-	return true, nil
+	return released, nil
 }

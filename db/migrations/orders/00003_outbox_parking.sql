@@ -8,8 +8,8 @@ ALTER TABLE outbox
 -- Failed send attempts per outbox row. Kept apart from the outbox row on purpose: while the relay works
 -- on a row it holds that row locked in its batch transaction, and an attempt must be recorded in its own
 -- committed statement (so the count survives a relay crash) without waiting on that lock. No foreign
--- key for the same reason (checking it would wait on the locked parent row). The relay deletes a row's
--- failures together with the row once it is delivered.
+-- key for the same reason (checking it would wait on the locked parent row). The relay periodically deletes
+-- the failures of rows that are gone (delivered), with its lag check.
 CREATE TABLE outbox_failures (
     `offset`         BIGINT      NOT NULL PRIMARY KEY,
     `uuid`           VARCHAR(36) NOT NULL,

@@ -1,14 +1,21 @@
 // Command outbox-relay moves committed events from the orders database's outbox to the SQS queue
 // ORDER_EVENTS_QUEUE (default order-events). Several may run at once. See package outbox.
+//
+//	outbox-relay                    run the relay
+//	outbox-relay parked             list parked events (one JSON object a line)
+//	outbox-relay release OFFSET...  put parked events back in line with a fresh attempt count
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,17 +34,20 @@ const service = "outbox-relay"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		// One line, so whoever started the process sees at once what is wrong.
 		fmt.Fprintln(os.Stderr, service+":", strings.ReplaceAll(err.Error(), "\n", " "))
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := load(getenv)
 	if err != nil {
 		return err
+	}
+	if len(args) > 0 {
+		return admin(ctx, cfg, args, stdout)
 	}
 	log := logging.New(stdout, service, cfg.LogLevel)
 	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
@@ -108,4 +118,53 @@ func waitForQueue(ctx context.Context, client *sqs.Client, name string, maxWait 
 		}
 		wait = min(wait*2, maxWait)
 	}
+}
+
+// admin runs the parked and release subcommands.
+func admin(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	var offsets []int64
+	switch args[0] {
+	case "parked":
+		if len(args) != 1 {
+			return errors.New("usage: outbox-relay parked")
+		}
+	case "release":
+		if len(args) < 2 {
+			return errors.New("usage: outbox-relay release OFFSET...")
+		}
+		for _, a := range args[1:] {
+			n, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("release: %q is not an outbox offset", a)
+			}
+			offsets = append(offsets, n)
+		}
+	default:
+		return fmt.Errorf("unknown command %q (want parked or release)", args[0])
+	}
+	db, err := sqldb.Open(ctx, cfg.DB, logging.New(io.Discard, service, "error"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	enc := json.NewEncoder(stdout)
+	if args[0] == "parked" {
+		parked, err := outbox.Parked(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, p := range parked {
+			_ = enc.Encode(map[string]any{"offset": p.Offset, "event_id": p.EventID, "event_type": p.EventType,
+				"parked_at": p.ParkedAt, "attempts": p.Attempts, "last_error": p.LastError})
+		}
+		return nil
+	}
+	for _, off := range offsets {
+		ok, err := outbox.Release(ctx, db, off)
+		if err != nil {
+			return err
+		}
+		_ = enc.Encode(map[string]any{"offset": off, "released": ok})
+	}
+	return nil
 }
