@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/internal/web"
 )
 
 type settings struct {
@@ -14,7 +16,9 @@ type settings struct {
 	SQS           queue.Config
 	Queue         string
 	CustomersBase string
-	ServiceToken  string
+	// CustomersTimeout bounds one call to customers-api; a command waiting on a hung one is retried.
+	CustomersTimeout time.Duration
+	ServiceToken     string
 	// Visibility is how long a received command stays hidden from other receivers; a nacked command
 	// (transient failure) comes back after it.
 	Visibility time.Duration
@@ -23,21 +27,29 @@ type settings struct {
 }
 
 // load reads the worker's environment: the orders database (DB_*), SQS (AWS_*), ORDER_COMMANDS_QUEUE
-// (order-commands), CUSTOMERS_API_BASE and SERVICE_TOKEN (required), ORDER_COMMANDS_VISIBILITY_TIMEOUT
-// (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info).
+// (order-commands), CUSTOMERS_API_BASE and SERVICE_TOKEN (required), CUSTOMERS_API_TIMEOUT (2s),
+// ORDER_COMMANDS_VISIBILITY_TIMEOUT (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info). Everything is
+// checked here, before any connection is tried, so a bad value stops the worker at once.
 func load(getenv func(string) string) (settings, error) {
 	l := config.New(getenv)
 	s := settings{
-		DB:            sqldb.LoadConfig(l, "orders"),
-		SQS:           queue.LoadConfig(l),
-		Queue:         l.String("ORDER_COMMANDS_QUEUE", "order-commands"),
-		CustomersBase: l.Required("CUSTOMERS_API_BASE"),
-		ServiceToken:  l.Required("SERVICE_TOKEN"),
-		Visibility:    l.Duration("ORDER_COMMANDS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
-		Workers:       l.Int("WORKER_CONCURRENCY", 4, 1, 64),
-		LogLevel:      l.LogLevel(),
+		DB:               sqldb.LoadConfig(l, "orders"),
+		SQS:              queue.LoadConfig(l),
+		Queue:            l.String("ORDER_COMMANDS_QUEUE", "order-commands"),
+		CustomersBase:    l.Required("CUSTOMERS_API_BASE"),
+		CustomersTimeout: l.Duration("CUSTOMERS_API_TIMEOUT", 2*time.Second, time.Minute),
+		ServiceToken:     l.Required("SERVICE_TOKEN"),
+		Visibility:       l.Duration("ORDER_COMMANDS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
+		Workers:          l.Int("WORKER_CONCURRENCY", 4, 1, 64),
+		LogLevel:         l.LogLevel(),
 	}
-	return s, l.Err()
+	if err := l.Err(); err != nil {
+		return settings{}, err
+	}
+	if _, err := web.JoinURL(s.CustomersBase); err != nil {
+		return settings{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
+	}
+	return s, nil
 }
 
 // LogValue keeps secrets out of the start-up log line.
@@ -51,6 +63,7 @@ func (s settings) LogValue() slog.Value {
 		slog.Any("sqs", s.SQS),
 		slog.String("queue", s.Queue),
 		slog.String("customers_api_base", s.CustomersBase),
+		slog.Duration("customers_api_timeout", s.CustomersTimeout),
 		slog.String("service_token", config.Secret(s.ServiceToken)),
 		slog.Duration("visibility_timeout", s.Visibility),
 		slog.Int("workers", s.Workers),

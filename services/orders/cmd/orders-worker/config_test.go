@@ -20,14 +20,24 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Queue != "order-commands" || s.Visibility != 30*time.Second || s.Workers != 4 || s.DB.Name != "orders" {
-		t.Errorf("defaults: got queue %q visibility %s workers %d db %q, want order-commands 30s 4 orders", s.Queue, s.Visibility, s.Workers, s.DB.Name)
+	if s.Queue != "order-commands" || s.Visibility != 30*time.Second || s.Workers != 4 || s.DB.Name != "orders" || s.CustomersTimeout != 2*time.Second {
+		t.Errorf("defaults: got queue %q visibility %s workers %d db %q customers timeout %s, want order-commands 30s 4 orders 2s",
+			s.Queue, s.Visibility, s.Workers, s.DB.Name, s.CustomersTimeout)
 	}
+	env["CUSTOMERS_API_TIMEOUT"] = "750ms"
+	if s, err := load(get(env)); err != nil || s.CustomersTimeout != 750*time.Millisecond {
+		t.Errorf("CUSTOMERS_API_TIMEOUT=750ms: got %s, %v, want 750ms", s.CustomersTimeout, err)
+	}
+	delete(env, "CUSTOMERS_API_TIMEOUT")
 	for _, tc := range []struct{ name, value, want string }{
 		{"SERVICE_TOKEN", "", "config: SERVICE_TOKEN is required"},
 		{"CUSTOMERS_API_BASE", "", "config: CUSTOMERS_API_BASE is required"},
 		{"WORKER_CONCURRENCY", "0", "config: WORKER_CONCURRENCY must be an integer from 1 to 64"},
 		{"ORDER_COMMANDS_VISIBILITY_TIMEOUT", "soon", "config: ORDER_COMMANDS_VISIBILITY_TIMEOUT must be a positive duration"},
+		{"CUSTOMERS_API_TIMEOUT", "soon", "config: CUSTOMERS_API_TIMEOUT must be a positive duration"},
+		{"CUSTOMERS_API_TIMEOUT", "2h", "config: CUSTOMERS_API_TIMEOUT must be a positive duration"},
+		{"CUSTOMERS_API_BASE", "h:3001", "config: CUSTOMERS_API_BASE "},
+		{"CUSTOMERS_API_BASE", "http://h:3001/?x=1", "config: CUSTOMERS_API_BASE "},
 	} {
 		bad := map[string]string{}
 		for k, v := range env {
@@ -48,6 +58,26 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 	if err := run(context.Background(), func(string) string { return "" }, &out, []string{"-no-such-flag"}); err == nil {
 		t.Error("an unknown flag was accepted")
+	}
+}
+
+// TestRunRefusesBadBaseAtOnce: a bad CUSTOMERS_API_BASE stops the worker before it spends its
+// connect budget on the database.
+func TestRunRefusesBadBaseAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	env := map[string]string{
+		"CUSTOMERS_API_BASE": "ftp://customers", "SERVICE_TOKEN": "tok",
+		// Nothing listens there: reaching the connect loop would take the whole budget.
+		"DB_HOST": "127.0.0.1", "DB_PORT": "1", "DB_CONNECT_TIMEOUT": "30s",
+	}
+	var out bytes.Buffer
+	err := run(ctx, func(k string) string { return env[k] }, &out, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "config: CUSTOMERS_API_BASE ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("got %v, want one line naming CUSTOMERS_API_BASE", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the worker started before refusing its configuration; it logged:\n%s", out.String())
 	}
 }
 

@@ -65,7 +65,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 		return err
 	}
 	defer db.Close()
-	cust, err := customers.New(cfg.CustomersBase, cfg.ServiceToken, 0)
+	cust, err := customers.New(cfg.CustomersBase, cfg.ServiceToken, cfg.CustomersTimeout)
 	if err != nil {
 		return fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}
