@@ -64,6 +64,9 @@ func TestValidation(t *testing.T) {
 		{"too many items", `{"customer_id":1,"items":` + tooMany + `,"idempotency_key":"k"}`, 400, "VALIDATION_FAILED", []string{"items"}},
 		{"key too long", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"` + long + `"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
 		{"key with a space", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"a b"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"key is a dot segment", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"."}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"key is a double dot segment", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":".."}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
+		{"merged qty over the limit", `{"customer_id":1,"items":[{"product_id":1,"qty":6000},{"product_id":1,"qty":6000}],"idempotency_key":"k"}`, 400, "VALIDATION_FAILED", []string{"items"}},
 		{"key not ASCII", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"clé"}`, 400, "VALIDATION_FAILED", []string{"idempotency_key"}},
 		{"bad correlation id", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"k","correlation_id":""}`, 400, "VALIDATION_FAILED", []string{"correlation_id"}},
 		{"unknown field", `{"customer_id":1,"items":[{"product_id":1,"qty":1}],"idempotency_key":"k","extra":1}`, 400, "VALIDATION_FAILED", []string{"extra"}},
@@ -279,5 +282,39 @@ func TestAllowHeader(t *testing.T) {
 		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != tc.allow || !strings.Contains(rec.Body.String(), `"METHOD_NOT_ALLOWED"`) {
 			t.Errorf("%s %s: got %d Allow=%q %s, want 405 Allow=%s METHOD_NOT_ALLOWED", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), rec.Body, tc.allow)
 		}
+	}
+}
+
+// TestMergedQtyIsRefusedBeforeSending: lines that are each in range but together exceed the limit are a
+// 400 here, like orders-api's, so no command is sent and the key is not used up by a rejection.
+func TestMergedQtyIsRefusedBeforeSending(t *testing.T) {
+	srv := sqstest.Start(t, "order-commands")
+	cust := &recording{status: 200, body: `{"id":7,"name":"ACME","email":"a@acme.test","phone":null}`}
+	ord := &recording{status: 404, body: `{"error":{"code":"ORDER_REQUEST_NOT_FOUND","message":"order request not found"}}`}
+	srvC, srvO := httptest.NewServer(cust), httptest.NewServer(ord)
+	defer srvC.Close()
+	defer srvO.Close()
+	cfg := orchestrator.Config{CustomersBase: srvC.URL, OrdersBase: srvO.URL, ServiceToken: "tok",
+		WaitTimeout: 300 * time.Millisecond, UpstreamTimeout: time.Second}
+	h := orchestrator.Routes(orchestrator.New(cfg, newPublisher(t, srv), nil), slog.New(slog.DiscardHandler))
+
+	resp, out := call(t, h, orchestrator.Path, `{"customer_id":7,"items":[{"product_id":1,"qty":6000},{"product_id":1,"qty":6000}],"idempotency_key":"k-merged"}`,
+		map[string]string{"X-Correlation-Id": "corr-merged"})
+	want := map[string]any{"success": false, "correlationId": "corr-merged", "error": map[string]any{
+		"code": "VALIDATION_FAILED", "message": "request validation failed",
+		"details": []any{map[string]any{"field": "items", "message": "product 1: total qty must be at most 10000"}},
+	}}
+	if resp.StatusCode != http.StatusBadRequest || !reflect.DeepEqual(out, want) {
+		t.Errorf("got %d %v, want 400 %v", resp.StatusCode, out, want)
+	}
+	cust.mu.Lock()
+	ord.mu.Lock()
+	defer cust.mu.Unlock()
+	defer ord.mu.Unlock()
+	if len(cust.paths) != 0 || len(ord.paths) != 0 {
+		t.Errorf("upstream calls: customers-api %q, orders-api %q, want none", cust.paths, ord.paths)
+	}
+	if msgs := srv.Receive(t, "order-commands", 1); len(msgs) != 0 {
+		t.Errorf("queue: got %d messages (%s), want none", len(msgs), msgs[0].Body)
 	}
 }

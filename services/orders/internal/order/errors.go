@@ -18,7 +18,7 @@ var (
 	ErrNotConfirmable          = apperr.Conflict("ORDER_NOT_CONFIRMABLE", "a canceled order cannot be confirmed")
 	ErrCancelWindowExpired     = apperr.Conflict("CANCEL_WINDOW_EXPIRED", "the order was confirmed too long ago to be canceled")
 	ErrIdempotencyKeyRequired  = apperr.Invalid("IDEMPOTENCY_KEY_REQUIRED", "the X-Idempotency-Key header is required")
-	ErrIdempotencyKeyInvalid   = apperr.Invalid("IDEMPOTENCY_KEY_INVALID", "an idempotency key is 1 to 255 visible ASCII characters")
+	ErrIdempotencyKeyInvalid   = apperr.Invalid("IDEMPOTENCY_KEY_INVALID", "an idempotency key is 1 to 255 visible ASCII characters, and not \".\" or \"..\"")
 	ErrIdempotencyKeyReused    = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request")
 	ErrIdempotencyKeyInUse     = apperr.Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still being processed")
 	ErrCustomersUnavailable    = apperr.Unavailable("CUSTOMERS_UNAVAILABLE", "the customers service is unavailable")

@@ -21,10 +21,10 @@ const (
 	StatusCanceled  = "CANCELED"
 )
 
-// Limits of an order request.
+// Limits of an order request: the wire contract's, shared with the orchestrator.
 const (
-	MaxLines = 100
-	MaxQty   = 10000
+	MaxLines = events.MaxItems
+	MaxQty   = events.MaxQty
 )
 
 // Limits of a product. MaxPriceCents keeps every total of an order (MaxLines lines of MaxQty units)
@@ -75,34 +75,22 @@ type Shortage struct {
 	Available int   `json:"available"`
 }
 
-// ValidateLines checks the lines of a new order (1..100 lines, positive product ids, qty 1..10 000) and
-// returns them merged by product and sorted by product id, the order in which their rows are locked.
+// ValidateLines checks the lines of a new order with the wire contract's rules (events.ValidateItems)
+// and returns them merged by product and sorted by product id, the order in which their rows are locked.
 func ValidateLines(items []events.LineItem) ([]events.LineItem, error) {
-	var fe []apperr.FieldError
-	switch {
-	case len(items) == 0:
-		fe = append(fe, apperr.FieldError{Field: "items", Message: "must hold at least one item"})
-	case len(items) > MaxLines:
-		fe = append(fe, apperr.FieldError{Field: "items", Message: fmt.Sprintf("must hold at most %d items", MaxLines)})
+	lines, problems := events.ValidateItems(items)
+	if len(problems) > 0 {
+		return nil, validation(problems)
 	}
-	for i, it := range items {
-		if it.ProductID <= 0 {
-			fe = append(fe, apperr.FieldError{Field: fmt.Sprintf("items[%d].product_id", i), Message: "must be a positive integer"})
-		}
-		if it.Qty < 1 || it.Qty > MaxQty {
-			fe = append(fe, apperr.FieldError{Field: fmt.Sprintf("items[%d].qty", i), Message: fmt.Sprintf("must be from 1 to %d", MaxQty)})
-		}
+	return lines, nil
+}
+
+func validation(problems []events.FieldProblem) error {
+	fe := make([]apperr.FieldError, len(problems))
+	for i, p := range problems {
+		fe[i] = apperr.FieldError{Field: p.Field, Message: p.Message}
 	}
-	if len(fe) > 0 {
-		return nil, apperr.Validation(fe...)
-	}
-	merged := events.MergeItems(items)
-	for _, it := range merged {
-		if it.Qty > MaxQty {
-			return nil, apperr.Validation(apperr.FieldError{Field: "items", Message: fmt.Sprintf("product %d: total qty must be at most %d", it.ProductID, MaxQty)})
-		}
-	}
-	return merged, nil
+	return apperr.Validation(fe...)
 }
 
 // Build checks merged lines against the locked products and returns the new order (without id), or
@@ -184,19 +172,6 @@ func (o Order) Snapshot() events.Order {
 // Event returns the event typ of the order at its current version.
 func (o Order) Event(typ, correlationID string, at time.Time) (events.Envelope, error) {
 	return events.NewOrderEvent(typ, o.Snapshot(), o.Version, correlationID, at)
-}
-
-// ValidKey reports whether key is a valid idempotency key: 1..255 visible ASCII characters.
-func ValidKey(key string) bool {
-	if len(key) == 0 || len(key) > 255 {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func mulCents(price, qty int64) (int64, bool) {

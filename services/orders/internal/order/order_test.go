@@ -126,22 +126,6 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-func TestValidKey(t *testing.T) {
-	for key, want := range map[string]bool{"a": true, "order-2026/11#1~": true, "": false, "with space": false, "é": false,
-		string(make([]byte, 256)): false} {
-		if got := order.ValidKey(key); got != want {
-			t.Errorf("ValidKey(%q): got %v, want %v", key, got, want)
-		}
-	}
-	long := make([]byte, 255)
-	for i := range long {
-		long[i] = 'k'
-	}
-	if !order.ValidKey(string(long)) {
-		t.Error("255 characters: got invalid, want valid")
-	}
-}
-
 func TestIsTransient(t *testing.T) {
 	if order.IsTransient(order.ErrCustomerNotFound) || !order.IsBusiness(order.ErrCustomerNotFound) {
 		t.Error("CUSTOMER_NOT_FOUND must be a business failure")

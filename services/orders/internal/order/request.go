@@ -44,7 +44,7 @@ type RequestView struct {
 // OrderRequest returns the state of a create-and-confirm request, with its order (and items) when one
 // exists.
 func (s *Service) OrderRequest(ctx context.Context, key string) (RequestView, error) {
-	if !ValidKey(key) {
+	if !events.ValidKey(key) {
 		return RequestView{}, ErrRequestNotFound
 	}
 	r, err := s.Store.Request(ctx, key)
@@ -76,7 +76,7 @@ func (s *Service) OrderRequest(ctx context.Context, key string) (RequestView, er
 //     ErrTransient, and nothing is recorded: the command should be delivered again.
 func (s *Service) PlaceOrder(ctx context.Context, cmd events.PlaceOrder) error {
 	log := logging.FromContext(ctx).With("idempotency_key", cmd.IdempotencyKey)
-	if !ValidKey(cmd.IdempotencyKey) {
+	if !events.ValidKey(cmd.IdempotencyKey) {
 		// Nothing can be recorded without a key, and a redelivery would not fix it.
 		log.Error("place order: command dropped, invalid idempotency key")
 		return nil

@@ -257,7 +257,7 @@ func (s *Service) CreateOrder(ctx context.Context, in CreateInput, key string) (
 	}
 	n := NewOrder{CustomerID: in.CustomerID, Lines: lines, At: s.now(), CorrelationID: logging.CorrelationID(ctx)}
 	if key != "" {
-		if !ValidKey(key) {
+		if !events.ValidKey(key) {
 			return Outcome{}, ErrIdempotencyKeyInvalid
 		}
 		n.Key = &Key{Scope: ScopeCreate, Value: key, Hash: events.RequestHash(in.CustomerID, lines), At: n.At, ExpiresAt: n.At.Add(s.ttl())}
@@ -289,7 +289,7 @@ func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte
 	if key == "" {
 		return Outcome{}, ErrIdempotencyKeyRequired
 	}
-	if !ValidKey(key) {
+	if !events.ValidKey(key) {
 		return Outcome{}, ErrIdempotencyKeyInvalid
 	}
 	now := s.now()

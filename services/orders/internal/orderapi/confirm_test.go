@@ -54,7 +54,7 @@ func TestConfirm(t *testing.T) {
 		}
 	})
 	t.Run("invalid keys", func(t *testing.T) {
-		for _, k := range []string{strings.Repeat("k", 256), "with space", "tab\there"} {
+		for _, k := range []string{strings.Repeat("k", 256), "with space", "tab\there", ".", ".."} {
 			if r := e.do("POST", path, nil, "X-Idempotency-Key", k); r.status != 400 || r.code() != "IDEMPOTENCY_KEY_INVALID" {
 				t.Errorf("key %q: got %d %s, want 400 IDEMPOTENCY_KEY_INVALID", k, r.status, r.body)
 			}
