@@ -149,9 +149,7 @@ func TestNoLossUnderConcurrentProducers(t *testing.T) {
 }
 
 // TestProducersNotBlockedByRelay: while a slow relay keeps batches of 100 rows locked for seconds,
-// producer transactions never wait on a lock. Producers run with innodb_lock_wait_timeout = 1 s, so
-// a wait on the relay would surface as a lock wait timeout (retried and counted by sqldb.InTx), and a
-// sampler watches InnoDB for transactions of this database in LOCK WAIT.
+// producer transactions never wait on a lock (see watchLockWaits).
 func TestProducersNotBlockedByRelay(t *testing.T) {
 	e := newEnv(t)
 	r, _ := e.relay(outbox.Options{BatchSize: 100}, func(p message.Publisher) message.Publisher {
@@ -165,43 +163,10 @@ func TestProducersNotBlockedByRelay(t *testing.T) {
 	publish(t, e.db.DB, backlog...)
 	waitFor(t, 20*time.Second, "relay mid-batch", func() bool { return r.Delivered() > 0 })
 
-	cfg, err := mysql.ParseDSN(e.db.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Params["innodb_lock_wait_timeout"] = "1"
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writers := sql.OpenDB(connector)
-	defer writers.Close()
-
-	stopSampling := make(chan struct{})
-	var waits atomic.Int64
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			var n int64
-			err := e.db.QueryRow(`SELECT COUNT(*) FROM information_schema.INNODB_TRX t
-				JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-				WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`, e.db.Name).Scan(&n)
-			if err == nil {
-				waits.Add(n)
-			}
-		}
-	}()
-
+	writers, lockWaits := watchLockWaits(t, e)
 	retriesBefore := sqldb.Retries()
 	l := produce(t, writers, loadWriters, scale("OUTBOX_TEST_TXS", 1000)/4, publishOutbox)
-	close(stopSampling)
-	<-sampled
+	waits := lockWaits()
 	retries := sqldb.Retries() - retriesBefore
 	lag, err := r.Lag(context.Background())
 	if err != nil {
@@ -212,8 +177,8 @@ func TestProducersNotBlockedByRelay(t *testing.T) {
 	if retries != 0 {
 		t.Errorf("producer transactions retried %d times after a lock wait timeout or deadlock, want 0", retries)
 	}
-	if waits.Load() != 0 {
-		t.Errorf("saw %d producer transactions in LOCK WAIT, want 0", waits.Load())
+	if waits != 0 {
+		t.Errorf("saw %d producer transactions in LOCK WAIT, want 0", waits)
 	}
 	if lag.Pending == 0 {
 		t.Errorf("the relay had caught up: the test did not overlap producers with a locked batch")
@@ -322,5 +287,51 @@ func TestDefaultSchemaComparison(t *testing.T) {
 			t.Logf("DefaultMySQLSchema (%s relay): %d committed, %d LOST, %d delivered; producers %.0f tx/s, p99 %s",
 				tc.name, len(l.committed), lost, len(got), l.txPerSecond(), l.percentile(0.99))
 		})
+	}
+}
+
+// watchLockWaits returns a pool for producers that never wait for a lock (MariaDB's
+// innodb_lock_wait_timeout = 0: a wait on the relay fails at once as a lock wait timeout, retried and
+// counted by sqldb.InTx; MySQL 8 raises it to its minimum of 1 s), and starts a sampler that
+// counts transactions of the test database in LOCK WAIT; calling the returned function stops it and
+// returns the count.
+func watchLockWaits(t *testing.T, e *env) (*sql.DB, func() int64) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(e.db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Params["innodb_lock_wait_timeout"] = "0"
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writers := sql.OpenDB(connector)
+	t.Cleanup(func() { writers.Close() })
+
+	stop := make(chan struct{})
+	var waits atomic.Int64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			var n int64
+			err := e.db.QueryRow(`SELECT COUNT(*) FROM information_schema.INNODB_TRX t
+				JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+				WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`, e.db.Name).Scan(&n)
+			if err == nil {
+				waits.Add(n)
+			}
+		}
+	}()
+	var once sync.Once
+	return writers, func() int64 {
+		once.Do(func() { close(stop); <-sampled })
+		return waits.Load()
 	}
 }

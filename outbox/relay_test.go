@@ -206,8 +206,11 @@ func TestSQSOutage(t *testing.T) {
 
 	// goaws keeps messages in memory: everything already on the queue was read above.
 	e.sqs.Stop()
+	// Writers whose lock waits time out after 1 s, and a sampler of LOCK WAIT: a relay that held them up
+	// while SQS is down (as the SERIALIZABLE default schema does) would show in either.
+	writers, lockWaits := watchLockWaits(t, e)
 	retriesBefore := sqldb.Retries()
-	l := produce(t, e.db.DB, 4, 100, publishOutbox)
+	l := produce(t, writers, 4, 100, publishOutbox)
 	waitFor(t, 10*time.Second, "the relay to notice the outage", func() bool {
 		return len(e.log.lines("sqs unavailable: retrying with backoff until it answers")) > 0
 	})
@@ -223,6 +226,12 @@ func TestSQSOutage(t *testing.T) {
 	if lag.Oldest <= 0 {
 		t.Errorf("oldest pending age %s, want > 0", lag.Oldest)
 	}
+	// More writers while the relay is still retrying against the dead endpoint.
+	more := produce(t, writers, 4, 25, publishOutbox)
+	for id := range more.committed {
+		l.committed[id] = true
+	}
+	waits := lockWaits()
 	e.sqs.Start()
 
 	got := e.collectIDs(l.committed, time.Minute)
@@ -231,6 +240,9 @@ func TestSQSOutage(t *testing.T) {
 		len(l.committed), l.txPerSecond(), l.percentile(1), dups)
 	if retries := sqldb.Retries() - retriesBefore; retries != 0 {
 		t.Errorf("producer transactions retried %d times during the outage, want 0", retries)
+	}
+	if waits != 0 {
+		t.Errorf("saw %d producer transactions in LOCK WAIT during the outage, want 0", waits)
 	}
 	waitFor(t, 10*time.Second, "outbox emptied", func() bool { return outboxRows(t, e.db.DB) == 0 })
 	if n := len(e.log.lines("sqs unavailable: retrying with backoff until it answers")); n != 1 {
