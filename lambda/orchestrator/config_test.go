@@ -59,7 +59,10 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestDeadlineKeepsMargin(t *testing.T) {
-	h := New(Config{WaitTimeout: 8 * time.Second, Margin: time.Second}, nil, nil)
+	h, err := New(Config{CustomersBase: "http://c", OrdersBase: "http://o", WaitTimeout: 8 * time.Second, Margin: time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	if got, want := h.deadline(t.Context(), start), start.Add(8*time.Second); !got.Equal(want) {
 		t.Errorf("no invocation deadline: got %s, want %s", got, want)
@@ -68,6 +71,17 @@ func TestDeadlineKeepsMargin(t *testing.T) {
 	defer cancel()
 	if got, want := h.deadline(ctx, start), start.Add(4*time.Second); !got.Equal(want) {
 		t.Errorf("invocation deadline 5s away: got %s, want %s", got, want)
+	}
+}
+
+func TestNewRefusesBadBases(t *testing.T) {
+	for _, tc := range []struct{ customers, orders, want string }{
+		{"h:3001", "http://o", "CUSTOMERS_API_BASE "},
+		{"http://c", "http://o/?stage=dev", "ORDERS_API_BASE "},
+	} {
+		if _, err := New(Config{CustomersBase: tc.customers, OrdersBase: tc.orders}, nil, nil); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("New(%q, %q): got %v, want an error naming %s", tc.customers, tc.orders, err, tc.want)
+		}
 	}
 }
 

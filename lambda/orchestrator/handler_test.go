@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqstest"
 	"github.com/b2b/backoffice/lambda/orchestrator"
@@ -46,7 +48,17 @@ func newHandler(t *testing.T, customers, orders string, logs io.Writer) http.Han
 		WaitTimeout: 2 * time.Second, UpstreamTimeout: time.Second,
 	}
 	// No publisher: every case here ends before a command would be sent.
-	return orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.NewJSONHandler(logs, nil)))
+	return orchestrator.Routes(newOrchestrator(t, cfg, nil), slog.New(slog.NewJSONHandler(logs, nil)))
+}
+
+// newOrchestrator is orchestrator.New for a configuration that must be valid.
+func newOrchestrator(t *testing.T, cfg orchestrator.Config, pub message.Publisher) *orchestrator.Handler {
+	t.Helper()
+	h, err := orchestrator.New(cfg, pub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func TestValidation(t *testing.T) {
@@ -236,7 +248,7 @@ func TestUpstreamAnswers(t *testing.T) {
 				CustomersBase: srvC.URL, OrdersBase: srvO.URL + "/", ServiceToken: "tok",
 				WaitTimeout: 300 * time.Millisecond, UpstreamTimeout: time.Second,
 			}
-			h := orchestrator.Routes(orchestrator.New(cfg, pub, nil), slog.New(slog.DiscardHandler))
+			h := orchestrator.Routes(newOrchestrator(t, cfg, pub), slog.New(slog.DiscardHandler))
 			req := httptest.NewRequest(http.MethodPost, orchestrator.StagePath, strings.NewReader(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k"}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-Correlation-Id", "c1")
@@ -296,7 +308,7 @@ func TestMergedQtyIsRefusedBeforeSending(t *testing.T) {
 	defer srvO.Close()
 	cfg := orchestrator.Config{CustomersBase: srvC.URL, OrdersBase: srvO.URL, ServiceToken: "tok",
 		WaitTimeout: 300 * time.Millisecond, UpstreamTimeout: time.Second}
-	h := orchestrator.Routes(orchestrator.New(cfg, newPublisher(t, srv), nil), slog.New(slog.DiscardHandler))
+	h := orchestrator.Routes(newOrchestrator(t, cfg, newPublisher(t, srv)), slog.New(slog.DiscardHandler))
 
 	resp, out := call(t, h, orchestrator.Path, `{"customer_id":7,"items":[{"product_id":1,"qty":6000},{"product_id":1,"qty":6000}],"idempotency_key":"k-merged"}`,
 		map[string]string{"X-Correlation-Id": "corr-merged"})

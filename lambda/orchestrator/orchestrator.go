@@ -19,6 +19,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
@@ -33,31 +34,40 @@ const (
 
 // Handler serves create-and-confirm.
 type Handler struct {
-	cfg Config
-	up  upstream
-	pub message.Publisher
-	now func() time.Time
+	cfg       Config
+	customers *customerclient.Client
+	up        upstream
+	pub       message.Publisher
+	now       func() time.Time
 }
 
 // New returns the handler. pub publishes PlaceOrder commands to the queue named cfg.Queue; client makes the
-// calls to customers-api and orders-api (nil means a default client).
-func New(cfg Config, pub message.Publisher, client *http.Client) *Handler {
+// calls to customers-api and orders-api (nil means a default client). It fails on a base URL that is
+// not one.
+func New(cfg Config, pub message.Publisher, client *http.Client) (*Handler, error) {
 	cfg = cfg.withDefaults()
 	if client == nil {
 		client = &http.Client{Transport: http.DefaultTransport}
 	}
+	customers, err := customerclient.New(cfg.CustomersBase, cfg.ServiceToken, cfg.UpstreamTimeout, client)
+	if err != nil {
+		return nil, fmt.Errorf("CUSTOMERS_API_BASE %w", err)
+	}
+	if _, err := web.JoinURL(cfg.OrdersBase); err != nil {
+		return nil, fmt.Errorf("ORDERS_API_BASE %w", err)
+	}
 	return &Handler{
-		cfg: cfg,
+		cfg:       cfg,
+		customers: customers,
 		up: upstream{
-			client:    client,
-			customers: cfg.CustomersBase,
-			orders:    cfg.OrdersBase,
-			token:     cfg.ServiceToken,
-			timeout:   cfg.UpstreamTimeout,
+			client:  client,
+			orders:  cfg.OrdersBase,
+			token:   cfg.ServiceToken,
+			timeout: cfg.UpstreamTimeout,
 		},
 		pub: pub,
 		now: time.Now,
-	}
+	}, nil
 }
 
 // Routes returns the whole HTTP surface: create-and-confirm on both paths and GET /health.
@@ -145,7 +155,7 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 	// orders-api that hangs up to UpstreamTimeout would otherwise run into the invocation's own timeout.
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
 	defer cancel()
-	cust, err := h.up.Customer(ctx, req.CustomerID)
+	cust, err := h.customers.Get(ctx, req.CustomerID)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -63,7 +63,7 @@ func TestProcessingRequestIsSentAgain(t *testing.T) {
 	defer ord.Close()
 	cfg := orchestrator.Config{CustomersBase: cust.URL, OrdersBase: ord.URL, ServiceToken: "tok",
 		WaitTimeout: 200 * time.Millisecond, UpstreamTimeout: time.Second}
-	h := orchestrator.Routes(orchestrator.New(cfg, newPublisher(t, srv), nil), slog.New(slog.DiscardHandler))
+	h := orchestrator.Routes(newOrchestrator(t, cfg, newPublisher(t, srv)), slog.New(slog.DiscardHandler))
 
 	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-processing"}`, "corr-processing"), 20*time.Second)
 	if want := `{"success":true,"correlationId":"corr-processing","data":{"status":"PENDING","idempotency_key":"k-processing"}}`; rec.Code != 202 || strings.TrimSpace(rec.Body.String()) != want {
@@ -132,7 +132,7 @@ func TestHungQueueIsA503(t *testing.T) {
 	}
 	cfg := orchestrator.Config{CustomersBase: cust.URL, OrdersBase: srvO.URL, ServiceToken: "tok",
 		WaitTimeout: 2 * time.Second, UpstreamTimeout: time.Second}
-	h := orchestrator.Routes(orchestrator.New(cfg, pub, nil), slog.New(slog.DiscardHandler))
+	h := orchestrator.Routes(newOrchestrator(t, cfg, pub), slog.New(slog.DiscardHandler))
 
 	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-hung-queue"}`, "corr-hung"), 20*time.Second)
 	want := `{"success":false,"correlationId":"corr-hung","error":{"code":"QUEUE_UNAVAILABLE","message":"order queue is unavailable, retry later"}}`
@@ -154,7 +154,7 @@ func TestHungCustomersAnsweredInTime(t *testing.T) {
 	defer hung.CloseClientConnections()
 	cfg := orchestrator.Config{CustomersBase: hung.URL, OrdersBase: hung.URL, ServiceToken: "tok",
 		WaitTimeout: time.Second, UpstreamTimeout: time.Minute}
-	h := orchestrator.Routes(orchestrator.New(cfg, nil, nil), slog.New(slog.DiscardHandler))
+	h := orchestrator.Routes(newOrchestrator(t, cfg, nil), slog.New(slog.DiscardHandler))
 
 	rec := serveWithin(t, h, createRequest(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k-hung-customers"}`, "corr-hung-c"), 20*time.Second)
 	want := `{"success":false,"correlationId":"corr-hung-c","error":{"code":"CUSTOMERS_UNAVAILABLE","message":"customers service is unavailable, retry later"}}`

@@ -18,6 +18,10 @@ func Setup(cfg Config, log *slog.Logger) (http.Handler, func() error, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Concurrent requests all call the same two services: keep their connections.
 	tr.MaxIdleConnsPerHost = 64
-	h := New(cfg, pub, &http.Client{Transport: tr})
+	h, err := New(cfg, pub, &http.Client{Transport: tr})
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, err
+	}
 	return Routes(h, log), pub.Close, nil
 }

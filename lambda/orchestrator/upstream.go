@@ -6,22 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/web"
 )
 
-// Errors of the orchestrator's own making; business errors of a rejected request come from orders-api.
+// Errors of the orchestrator's own making; customer look-ups fail with customerclient's errors, and
+// business errors of a rejected request come from orders-api.
 var (
-	ErrCustomerNotFound     = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
-	ErrCustomersUnavailable = apperr.Unavailable("CUSTOMERS_UNAVAILABLE", "customers service is unavailable, retry later")
-	ErrOrdersUnavailable    = apperr.Unavailable("ORDERS_UNAVAILABLE", "orders service is unavailable, retry later")
-	ErrQueueUnavailable     = apperr.Unavailable("QUEUE_UNAVAILABLE", "order queue is unavailable, retry later")
-	ErrKeyReused            = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "idempotency_key was already used with a different request")
+	ErrOrdersUnavailable = apperr.Unavailable("ORDERS_UNAVAILABLE", "orders service is unavailable, retry later")
+	ErrQueueUnavailable  = apperr.Unavailable("QUEUE_UNAVAILABLE", "order queue is unavailable, retry later")
+	ErrKeyReused         = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "idempotency_key was already used with a different request")
 )
 
 // codeRequestNotFound is orders-api's answer for a key it has never seen. A 404 with any other code (no
@@ -35,12 +34,7 @@ const (
 )
 
 // Customer is the customer part of a 201 answer.
-type Customer struct {
-	ID    int64   `json:"id"`
-	Name  string  `json:"name"`
-	Email string  `json:"email"`
-	Phone *string `json:"phone"`
-}
+type Customer = customerclient.Customer
 
 // orderRequest is orders-api's GET /internal/order-requests/{key}.
 type orderRequest struct {
@@ -53,13 +47,12 @@ type orderRequest struct {
 
 func (r orderRequest) final() bool { return r.Status == StatusConfirmed || r.Status == StatusRejected }
 
-// upstream calls customers-api and orders-api: bearer token, forwarded correlation id, bounded time.
+// upstream calls orders-api: bearer token, forwarded correlation id, bounded time.
 type upstream struct {
-	client    *http.Client
-	customers string
-	orders    string
-	token     string
-	timeout   time.Duration
+	client  *http.Client
+	orders  string
+	token   string
+	timeout time.Duration
 }
 
 // get fetches url into v; it returns the status and, for a 404, the error code of the body. An error
@@ -96,27 +89,6 @@ func (u upstream) get(ctx context.Context, url string, v any) (status int, code 
 		code = eb.Error.Code
 	}
 	return resp.StatusCode, code, nil
-}
-
-// Customer returns the customer with id: 404 CUSTOMER_NOT_FOUND, or 503 when customers-api cannot answer.
-func (u upstream) Customer(ctx context.Context, id int64) (Customer, error) {
-	url, err := web.JoinURL(u.customers, "internal", "customers", strconv.FormatInt(id, 10))
-	if err != nil {
-		return Customer{}, apperr.ErrInternal.Wrap(err)
-	}
-	var c Customer
-	status, code, err := u.get(ctx, url, &c)
-	switch {
-	case err != nil:
-		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: %w", id, err))
-	case status == http.StatusOK:
-		return c, nil
-	case status == http.StatusNotFound && code == ErrCustomerNotFound.Code:
-		// Only customers-api's own answer counts: the 404 of a misjoined URL is a fault, not a fact.
-		return Customer{}, ErrCustomerNotFound
-	default:
-		return Customer{}, ErrCustomersUnavailable.Wrap(fmt.Errorf("get customer %d: %s answered %d %s", id, url, status, code))
-	}
 }
 
 // OrderRequest returns orders-api's record of the request with key; found is false when it has none.

@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
-	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
@@ -48,7 +48,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	defer db.Close()
 
-	cust, err := customers.New(c.CustomersAPIBase, c.ServiceToken, c.CustomersTimeout)
+	cust, err := customerclient.New(c.CustomersAPIBase, c.ServiceToken, c.CustomersTimeout, nil)
 	if err != nil {
 		return err
 	}

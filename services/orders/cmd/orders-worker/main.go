@@ -27,10 +27,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
-	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
 )
@@ -65,7 +65,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 		return err
 	}
 	defer db.Close()
-	cust, err := customers.New(cfg.CustomersBase, cfg.ServiceToken, cfg.CustomersTimeout)
+	cust, err := customerclient.New(cfg.CustomersBase, cfg.ServiceToken, cfg.CustomersTimeout, nil)
 	if err != nil {
 		return fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}

@@ -11,7 +11,6 @@ import (
 var (
 	ErrNotFound                = apperr.NotFound("ORDER_NOT_FOUND", "order not found")
 	ErrProductNotFound         = apperr.NotFound("PRODUCT_NOT_FOUND", "product not found")
-	ErrCustomerNotFound        = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
 	ErrRequestNotFound         = apperr.NotFound("ORDER_REQUEST_NOT_FOUND", "order request not found")
 	ErrSKUTaken                = apperr.Conflict("SKU_TAKEN", "a product with this sku already exists")
 	ErrInsufficientStock       = apperr.Conflict("INSUFFICIENT_STOCK", "not enough stock for one or more items")
@@ -21,7 +20,6 @@ var (
 	ErrIdempotencyKeyInvalid   = apperr.Invalid("IDEMPOTENCY_KEY_INVALID", "an idempotency key is 1 to 255 visible ASCII characters, and not \".\" or \"..\"")
 	ErrIdempotencyKeyReused    = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request")
 	ErrIdempotencyKeyInUse     = apperr.Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still being processed")
-	ErrCustomersUnavailable    = apperr.Unavailable("CUSTOMERS_UNAVAILABLE", "the customers service is unavailable")
 	ErrInvalidStatus           = apperr.Validation(apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
 	errInvalidPatchEmptyFields = apperr.Validation(apperr.FieldError{Field: "body", Message: "must set price_cents or stock"})
 )

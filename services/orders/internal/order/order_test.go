@@ -9,6 +9,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
@@ -127,10 +128,10 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestIsTransient(t *testing.T) {
-	if order.IsTransient(order.ErrCustomerNotFound) || !order.IsBusiness(order.ErrCustomerNotFound) {
+	if order.IsTransient(customerclient.ErrNotFound) || !order.IsBusiness(customerclient.ErrNotFound) {
 		t.Error("CUSTOMER_NOT_FOUND must be a business failure")
 	}
-	if order.IsBusiness(order.ErrCustomersUnavailable) {
+	if order.IsBusiness(customerclient.ErrUnavailable) {
 		t.Error("CUSTOMERS_UNAVAILABLE must not be a business failure")
 	}
 	if order.IsBusiness(errors.New("driver: bad connection")) {

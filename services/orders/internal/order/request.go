@@ -99,7 +99,7 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd events.PlaceOrder) error {
 			return s.reject(ctx, req, cmd.Items, err)
 		}
 		if err := s.Customers.Verify(ctx, cmd.CustomerID); err != nil {
-			if errors.Is(err, ErrCustomerNotFound) {
+			if IsBusiness(err) {
 				return s.reject(ctx, req, lines, err)
 			}
 			return transient("place order: verify customer", err)

@@ -119,8 +119,8 @@ type Store interface {
 
 // Customers checks customers in customers-api.
 type Customers interface {
-	// Verify returns nil when the customer exists, ErrCustomerNotFound when it does not, and an error
-	// matching ErrCustomersUnavailable when the answer could not be had.
+	// Verify returns nil when the customer exists, a business error (an apperr 4xx such as
+	// CUSTOMER_NOT_FOUND) when it does not, and any other error when the answer could not be had.
 	Verify(ctx context.Context, id int64) error
 }
 

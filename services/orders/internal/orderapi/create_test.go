@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/sqldb"
-	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
@@ -122,7 +122,7 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	t.Run("5xx", func(t *testing.T) {
 		old := e.svc.Customers
 		defer func() { e.svc.Customers = old }()
-		cl, err := customers.New(standIn(t, 500).URL, token, 0)
+		cl, err := customerclient.New(standIn(t, 500).URL, token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 		defer close(release)
 		old := e.svc.Customers
 		defer func() { e.svc.Customers = old }()
-		cl, err := customers.New(slow.URL, token, 200*time.Millisecond)
+		cl, err := customerclient.New(slow.URL, token, 200*time.Millisecond, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 		dead.Close()
 		old := e.svc.Customers
 		defer func() { e.svc.Customers = old }()
-		cl, err := customers.New(dead.URL, token, 0)
+		cl, err := customerclient.New(dead.URL, token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	t.Run("a 404 that is not customers-api's answer", func(t *testing.T) {
 		old := e.svc.Customers
 		defer func() { e.svc.Customers = old }()
-		cl, err := customers.New(e.cust.URL+"/dev", token, 0)
+		cl, err := customerclient.New(e.cust.URL+"/dev", token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,30 +186,6 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 		t.Errorf("stock: got %d, want 5", got)
 	}
 	e.nothingWritten()
-}
-
-func TestCustomersURL(t *testing.T) {
-	tests := []struct{ base, want string }{
-		{"http://h:3001", "http://h:3001/internal/customers/1"},
-		{"http://h:3001/", "http://h:3001/internal/customers/1"},
-		{"http://h:3001/dev", "http://h:3001/dev/internal/customers/1"},
-		{"http://h:3001/dev/", "http://h:3001/dev/internal/customers/1"},
-		{"https://api.example.com/prod/customers-api", "https://api.example.com/prod/customers-api/internal/customers/1"},
-	}
-	for _, tc := range tests {
-		c, err := customers.New(tc.base, token, 0)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.base, err)
-		}
-		if got, err := c.URL(1); err != nil || got != tc.want {
-			t.Errorf("URL(%q, 1): got %q, %v, want %q", tc.base, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "h:3001", "ftp://h/", "http://h:3001/?x=1"} {
-		if _, err := customers.New(bad, token, 0); err == nil {
-			t.Errorf("New(%q): got no error, want one", bad)
-		}
-	}
 }
 
 // TestNoOversell: one unit of a hot product, 200 buyers at once. Exactly one wins.

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/web"
-	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
@@ -44,7 +44,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, db: dbtest.New(t, "orders"), cust: startCustomers(t), logs: &proctest.Buffer{}}
-	cl, err := customers.New(e.cust.URL, token, 0)
+	cl, err := customerclient.New(e.cust.URL, token, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
-	"github.com/b2b/backoffice/services/orders/internal/customers"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
 )
@@ -206,7 +206,7 @@ func TestPlaceOrderTransientFailures(t *testing.T) {
 
 	t.Run("customers-api down", func(t *testing.T) {
 		for _, status := range []int{500, 503} {
-			cl, err := customers.New(standIn(t, status).URL, token, 0)
+			cl, err := customerclient.New(standIn(t, status).URL, token, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
