@@ -60,9 +60,12 @@ type Order struct {
 	CanceledAt  *time.Time `json:"canceled_at"`
 }
 
-// Error is a business error as carried in events and order requests.
+// Error is a business error as carried in events and order requests. Kind is the error's class by the
+// names of apperr.Kind ("not_found", "conflict", "invalid", ...): a receiver rebuilds the error with it
+// and answers with the status the REST routes give the same error, without a table of codes of its own.
 type Error struct {
 	Code    string `json:"code"`
+	Kind    string `json:"kind,omitempty"`
 	Message string `json:"message"`
 	Details []any  `json:"details,omitempty"`
 }

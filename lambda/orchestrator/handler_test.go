@@ -160,7 +160,7 @@ func TestBaseURLs(t *testing.T) {
 	for _, suffix := range []string{"", "/", "/dev", "/dev/"} {
 		t.Run("base"+suffix, func(t *testing.T) {
 			cust := &recording{status: 200, body: `{"id":7,"name":"ACME","email":"a@acme.test","phone":null,"created_at":"2026-01-01T00:00:00Z"}`}
-			ord := &recording{status: 200, body: `{"idempotency_key":"k/1 ?%","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"INSUFFICIENT_STOCK","message":"not enough stock","details":[{"product_id":1,"requested":3,"available":2}]}}`}
+			ord := &recording{status: 200, body: `{"idempotency_key":"k/1 ?%","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"INSUFFICIENT_STOCK","kind":"conflict","message":"not enough stock","details":[{"product_id":1,"requested":3,"available":2}]}}`}
 			srvC, srvO := httptest.NewServer(cust), httptest.NewServer(ord)
 			defer srvC.Close()
 			defer srvO.Close()
@@ -230,8 +230,19 @@ func TestUpstreamAnswers(t *testing.T) {
 			`{"success":false,"correlationId":"c1","error":{"code":"IDEMPOTENCY_KEY_REUSED","message":"idempotency_key was already used with a different request"}}`, 1},
 		{"orders-api failing", 200, customer, 503, `{}`, 503,
 			`{"success":false,"correlationId":"c1","error":{"code":"ORDERS_UNAVAILABLE","message":"orders service is unavailable, retry later"}}`, 1},
-		{"rejected unknown product", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"PRODUCT_NOT_FOUND","message":"product 1 not found"}}`, 404,
+		{"rejected unknown product", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"PRODUCT_NOT_FOUND","kind":"not_found","message":"product 1 not found"}}`, 404,
 			`{"success":false,"correlationId":"c1","error":{"code":"PRODUCT_NOT_FOUND","message":"product 1 not found"}}`, 1},
+		// The status comes from the kind orders-api recorded, through the one mapping of internal/web:
+		// the same status a REST client of orders-api gets for the same error.
+		{"rejected, order canceled before its confirmation", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"ORDER_NOT_CONFIRMABLE","kind":"conflict","message":"a canceled order cannot be confirmed"}}`, 409,
+			`{"success":false,"correlationId":"c1","error":{"code":"ORDER_NOT_CONFIRMABLE","message":"a canceled order cannot be confirmed"}}`, 1},
+		{"rejected as invalid", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"VALIDATION_FAILED","kind":"invalid","message":"request validation failed","details":[{"field":"items[0].qty","message":"must be from 1 to 10000"}]}}`, 400,
+			`{"success":false,"correlationId":"c1","error":{"code":"VALIDATION_FAILED","message":"request validation failed","details":[{"field":"items[0].qty","message":"must be from 1 to 10000"}]}}`, 1},
+		{"rejected with an unknown customer", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"CUSTOMER_NOT_FOUND","kind":"not_found","message":"customer not found"}}`, 404,
+			`{"success":false,"correlationId":"c1","error":{"code":"CUSTOMER_NOT_FOUND","message":"customer not found"}}`, 1},
+		// A rejection recorded without a kind (before kinds were recorded) is still a client error.
+		{"rejected without a kind", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"REJECTED","error":{"code":"INSUFFICIENT_STOCK","message":"not enough stock"}}`, 422,
+			`{"success":false,"correlationId":"c1","error":{"code":"INSUFFICIENT_STOCK","message":"not enough stock"}}`, 1},
 		{"still processing until the deadline", 200, customer, 200, `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"PROCESSING"}`, 202,
 			`{"success":true,"correlationId":"c1","data":{"status":"PENDING","idempotency_key":"k"}}`, -1},
 	}

@@ -110,22 +110,18 @@ func (u upstream) OrderRequest(ctx context.Context, key string) (r orderRequest,
 	}
 }
 
-// rejection turns the error orders-api recorded for a rejected request into the answer's error, with the
-// status a client of the REST API would have seen for the same failure.
+// rejection rebuilds the error orders-api recorded for a rejected request, kind included, so the one
+// status mapping (web.Status) answers with what a client of orders-api's REST routes would get for it.
 func rejection(e *events.Error) *apperr.Error {
 	if e == nil {
 		return apperr.ErrInternal.Wrap(fmt.Errorf("rejected order request carries no error"))
 	}
-	var out *apperr.Error
-	switch e.Code {
-	case "CUSTOMER_NOT_FOUND", "PRODUCT_NOT_FOUND":
-		out = apperr.NotFound(e.Code, e.Message)
-	case "INSUFFICIENT_STOCK":
-		out = apperr.Conflict(e.Code, e.Message)
-	case "VALIDATION_FAILED":
-		out = apperr.Invalid(e.Code, e.Message)
-	default:
-		out = apperr.Unprocessable(e.Code, e.Message)
+	kind, ok := apperr.ParseKind(e.Kind)
+	if !ok || kind == apperr.KindInternal {
+		// Recorded without a kind (or with one this build does not know): the request was refused for
+		// itself, so a client error, never a 500 that would repeat on every retry.
+		kind = apperr.KindUnprocessable
 	}
+	out := &apperr.Error{Kind: kind, Code: e.Code, Message: e.Message}
 	return out.WithDetails(e.Details...)
 }

@@ -193,6 +193,6 @@ func (s *Service) reject(ctx context.Context, req Request, items []events.LineIt
 func withError(req Request, cause error) Request {
 	e := apperr.As(cause)
 	req.Status = RequestRejected
-	req.Error = &events.Error{Code: e.Code, Message: e.Message, Details: e.Details}
+	req.Error = &events.Error{Code: e.Code, Kind: e.Kind.String(), Message: e.Message, Details: e.Details}
 	return req
 }

@@ -147,15 +147,15 @@ func TestPlaceOrderRejections(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.product("PO-R1", 100, 2), e.product("PO-R2", 100, 0)
 	tests := []struct {
-		name, code string
-		cmd        events.PlaceOrder
-		details    string
+		name, code, kind string
+		cmd              events.PlaceOrder
+		details          string
 	}{
-		{"short stock", "INSUFFICIENT_STOCK", placeOrder("po-short", 1, [2]int64{a, 3}, [2]int64{b, 1}),
+		{"short stock", "INSUFFICIENT_STOCK", "conflict", placeOrder("po-short", 1, [2]int64{a, 3}, [2]int64{b, 1}),
 			`[{"product_id":` + id(a) + `,"requested":3,"available":2},{"product_id":` + id(b) + `,"requested":1,"available":0}]`},
-		{"unknown product", "PRODUCT_NOT_FOUND", placeOrder("po-noproduct", 1, [2]int64{a, 1}, [2]int64{777, 1}), `[{"product_id":777}]`},
-		{"unknown customer", "CUSTOMER_NOT_FOUND", placeOrder("po-nocustomer", 55, [2]int64{a, 1}), `null`},
-		{"invalid items", "VALIDATION_FAILED", placeOrder("po-invalid", 1, [2]int64{a, 0}), `[{"field":"items[0].qty","message":"must be from 1 to 10000"}]`},
+		{"unknown product", "PRODUCT_NOT_FOUND", "not_found", placeOrder("po-noproduct", 1, [2]int64{a, 1}, [2]int64{777, 1}), `[{"product_id":777}]`},
+		{"unknown customer", "CUSTOMER_NOT_FOUND", "not_found", placeOrder("po-nocustomer", 55, [2]int64{a, 1}), `null`},
+		{"invalid items", "VALIDATION_FAILED", "invalid", placeOrder("po-invalid", 1, [2]int64{a, 0}), `[{"field":"items[0].qty","message":"must be from 1 to 10000"}]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,18 +173,20 @@ func TestPlaceOrderRejections(t *testing.T) {
 			_ = json.Unmarshal([]byte(tc.details), &want)
 			wantJSON, _ := json.Marshal(want)
 			details, _ := json.Marshal(v.Error.Details)
-			if r.status != 200 || v.Status != "REJECTED" || v.Order != nil || v.Error.Code != tc.code || string(details) != string(wantJSON) {
-				t.Errorf("got %d %s, want REJECTED %s %s", r.status, r.body, tc.code, tc.details)
+			// The kind travels with the code, so the orchestrator answers with the status orders-api's
+			// REST routes give the same error.
+			if r.status != 200 || v.Status != "REJECTED" || v.Order != nil || v.Error.Code != tc.code || v.Error.Kind != tc.kind || string(details) != string(wantJSON) {
+				t.Errorf("got %d %s, want REJECTED %s (%s) %s", r.status, r.body, tc.code, tc.kind, tc.details)
 			}
 			var (
-				aggType, version, code, hash string
+				aggType, version, code, kind, hash string
 			)
 			err := e.db.QueryRow(`SELECT JSON_VALUE(payload, '$.aggregate_type'), JSON_VALUE(payload, '$.aggregate_version'),
-				JSON_VALUE(payload, '$.data.error.code'), JSON_VALUE(payload, '$.data.request_hash') FROM outbox
+				JSON_VALUE(payload, '$.data.error.code'), JSON_VALUE(payload, '$.data.error.kind'), JSON_VALUE(payload, '$.data.request_hash') FROM outbox
 				WHERE JSON_VALUE(payload, '$.type') = 'order.rejected' AND JSON_VALUE(payload, '$.aggregate_id') = ?`, tc.cmd.IdempotencyKey).
-				Scan(&aggType, &version, &code, &hash)
-			if err != nil || aggType != "order_request" || version != "1" || code != tc.code || hash != tc.cmd.RequestHash {
-				t.Errorf("order.rejected: got %v %s v%s %s %s", err, aggType, version, code, hash)
+				Scan(&aggType, &version, &code, &kind, &hash)
+			if err != nil || aggType != "order_request" || version != "1" || code != tc.code || kind != tc.kind || hash != tc.cmd.RequestHash {
+				t.Errorf("order.rejected: got %v %s v%s %s (%s) %s", err, aggType, version, code, kind, hash)
 			}
 		})
 	}
