@@ -35,6 +35,13 @@ func (l *Loader) String(name, def string) string {
 	return def
 }
 
+// Check records err (when not nil) as a problem with the variable name.
+func (l *Loader) Check(name string, err error) {
+	if err != nil {
+		l.fail(name, "%v", err)
+	}
+}
+
 // Raw returns the value of name exactly as set (passwords may hold spaces).
 func (l *Loader) Raw(name string) string { return l.getenv(name) }
 

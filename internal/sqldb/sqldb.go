@@ -43,7 +43,7 @@ type Config struct {
 // LoadConfig reads DB_DSN or DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME (default name defName),
 // and DB_CONNECT_TIMEOUT.
 func LoadConfig(l *config.Loader, defName string) Config {
-	return Config{
+	c := Config{
 		DSN:            l.String("DB_DSN", ""),
 		Host:           l.String("DB_HOST", "127.0.0.1"),
 		Port:           l.Int("DB_PORT", 3306, 1, 65535),
@@ -52,6 +52,25 @@ func LoadConfig(l *config.Loader, defName string) Config {
 		Name:           l.String("DB_NAME", defName),
 		ConnectTimeout: l.Duration("DB_CONNECT_TIMEOUT", 30*time.Second, 10*time.Minute),
 	}
+	if c.DSN != "" {
+		if _, err := mysql.ParseDSN(c.DSN); err != nil {
+			l.Check("DB_DSN", fmt.Errorf("is not a valid MySQL DSN: %v", err))
+		}
+	}
+	return c
+}
+
+// LogValue is how the configuration appears in logs: the password, and the DSN that may hold it, masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("host", c.Host),
+		slog.Int("port", c.Port),
+		slog.String("user", c.User),
+		slog.String("name", c.Name),
+		slog.String("password", config.Secret(c.Password)),
+		slog.String("dsn", config.Secret(c.DSN)),
+		slog.String("connect_timeout", c.ConnectTimeout.String()),
+	)
 }
 
 // MySQL returns the driver configuration: always parseTime, UTC, utf8mb4.

@@ -1,6 +1,7 @@
 package sqldb_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
@@ -289,5 +291,27 @@ func TestEscapeLikeMatchesLiterally(t *testing.T) {
 		if len(got) != 1 || got[0] != want {
 			t.Errorf("search %q matched %q, want only %q", search, got, want)
 		}
+	}
+}
+
+func TestConfigLogValueMasksSecrets(t *testing.T) {
+	l := config.New(func(k string) string {
+		return map[string]string{"DB_PASSWORD": "pw-secret", "DB_DSN": "u:pw-secret@tcp(h:3306)/orders", "DB_HOST": "db.internal"}[k]
+	})
+	c := sqldb.LoadConfig(l, "orders")
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "db", c)
+	got := buf.String()
+	if strings.Contains(got, "pw-secret") || !strings.Contains(got, `"host":"db.internal"`) || !strings.Contains(got, `"password":"*** (9 chars)"`) {
+		t.Errorf("logged %s: want host shown, password and DSN masked", got)
+	}
+
+	bad := config.New(func(k string) string { return map[string]string{"DB_DSN": "not a dsn"}[k] })
+	sqldb.LoadConfig(bad, "orders")
+	if err := bad.Err(); err == nil || !strings.HasPrefix(err.Error(), "config: DB_DSN is not a valid MySQL DSN") {
+		t.Errorf("bad DB_DSN: error %v, want one naming DB_DSN", err)
 	}
 }

@@ -37,21 +37,13 @@ func load(getenv func(string) string) (config, error) {
 	if err := l.Err(); err != nil {
 		return config{}, err
 	}
-	if _, err := c.DB.MySQL(); err != nil {
-		return config{}, err
-	}
 	return c, nil
 }
 
 // logAttrs describes c for the start-up log line, with secrets masked: a DSN may hold the password.
 func (c config) logAttrs() []any {
-	dsn := ""
-	if c.DB.DSN != "" {
-		dsn = env.Secret(c.DB.DSN)
-	}
 	return []any{
-		"db_host", c.DB.Host, "db_port", c.DB.Port, "db_user", c.DB.User, "db_name", c.DB.Name,
-		"db_password", env.Secret(c.DB.Password), "db_dsn", dsn,
+		"db", c.DB,
 		"sqs", c.SQS, "queue", c.Queue,
 		"poll_interval", c.PollInterval.String(), "batch_size", c.BatchSize,
 		"max_attempts", c.MaxAttempts, "max_backoff", c.MaxBackoff.String(),

@@ -24,23 +24,14 @@ func load(getenv func(string) string) (config, error) {
 	if err := l.Err(); err != nil {
 		return config{}, err
 	}
-	if _, err := c.DB.MySQL(); err != nil {
-		return config{}, err
-	}
 	return c, nil
 }
 
 // logAttrs describes c for the start-up log line, with secrets masked: a DSN may hold the password.
 func (c config) logAttrs() []any {
-	dsn := ""
-	if c.DB.DSN != "" {
-		dsn = env.Secret(c.DB.DSN)
-	}
 	return []any{
 		"port", c.Port,
-		"db_host", c.DB.Host, "db_port", c.DB.Port, "db_user", c.DB.User, "db_name", c.DB.Name,
-		"db_password", env.Secret(c.DB.Password), "db_dsn", dsn,
-		"db_connect_timeout", c.DB.ConnectTimeout.String(),
+		"db", c.DB,
 		"service_token", env.Secret(c.ServiceToken),
 		"log_level", c.LogLevel,
 	}

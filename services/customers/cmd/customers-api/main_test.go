@@ -105,7 +105,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("the service token leaked into the log:\n%s", logs)
 	}
 	start := logLine(t, logs, "starting")
-	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || start["db_dsn"] == db.DSN || start["port"] != float64(0) {
+	dbAttrs, _ := start["db"].(map[string]any)
+	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || dbAttrs["dsn"] != fmt.Sprintf("*** (%d chars)", len(db.DSN)) || start["port"] != float64(0) {
 		t.Fatalf("start-up line: got %v, want the token and the DSN masked", start)
 	}
 	reqLine := logLine(t, logs, "request")

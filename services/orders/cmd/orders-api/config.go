@@ -48,8 +48,7 @@ func load(getenv func(string) string) (cfg, error) {
 // logValue is the configuration as logged at start: secrets masked.
 func (c cfg) logValue() []any {
 	return []any{
-		"port", c.Port, "db_host", c.DB.Host, "db_port", c.DB.Port, "db_user", c.DB.User, "db_name", c.DB.Name,
-		"db_dsn_set", c.DB.DSN != "", "service_token", config.Secret(c.ServiceToken),
+		"port", c.Port, "db", c.DB, "service_token", config.Secret(c.ServiceToken),
 		"customers_api_base", c.CustomersAPIBase, "customers_api_timeout", c.CustomersTimeout.String(),
 		"cancel_window", c.CancelWindow.String(), "idempotency_ttl", c.IdempotencyTTL.String(),
 		"idempotency_purge_interval", c.PurgeInterval.String(), "log_level", c.LogLevel,

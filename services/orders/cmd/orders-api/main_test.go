@@ -2,10 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -53,8 +54,10 @@ func TestLoad(t *testing.T) {
 	}
 	// Secrets never reach the start-up log line.
 	c, _ = load(envOf("SERVICE_TOKEN", "very-secret-token", "DB_PASSWORD", "pw-secret", "DB_DSN", "u:pw-secret@tcp(h:3306)/orders"))
-	if s := fmt.Sprint(c.logValue()...); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") {
-		t.Errorf("log line leaks a secret: %s", s)
+	var line bytes.Buffer
+	slog.New(slog.NewJSONHandler(&line, nil)).Info("starting", c.logValue()...)
+	if s := line.String(); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") || !strings.Contains(s, `"host":"127.0.0.1"`) {
+		t.Errorf("start-up line leaks a secret or lacks the database: %s", s)
 	}
 }
 

@@ -55,11 +55,7 @@ func load(getenv func(string) string) (settings, error) {
 // LogValue keeps secrets out of the start-up log line.
 func (s settings) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("db_host", s.DB.Host),
-		slog.Int("db_port", s.DB.Port),
-		slog.String("db_user", s.DB.User),
-		slog.String("db_name", s.DB.Name),
-		slog.Bool("db_dsn_set", s.DB.DSN != ""),
+		slog.Any("db", s.DB),
 		slog.Any("sqs", s.SQS),
 		slog.String("queue", s.Queue),
 		slog.String("customers_api_base", s.CustomersBase),
