@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,8 +51,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	store := orderdb.New(db)
 	svc := &order.Service{
-		Store:          orderdb.New(db),
+		Store:          store,
 		Customers:      cust,
 		CancelWindow:   c.CancelWindow,
 		IdempotencyTTL: c.IdempotencyTTL,
@@ -64,12 +64,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", c.Port, err)
 	}
-	h := orderapi.Routes(log, svc, c.ServiceToken, map[string]web.Check{"db": dbCheck(db)})
+	h := orderapi.Routes(log, svc, c.ServiceToken, map[string]web.Check{"db": store.Ping})
 	return web.Serve(ctx, l, h, log)
-}
-
-func dbCheck(db *sql.DB) web.Check {
-	return func(ctx context.Context) error { return db.PingContext(ctx) }
 }
 
 // purgeKeys deletes expired idempotency keys every interval until ctx is done.

@@ -119,6 +119,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if strings.Contains(out.String(), `"tok"`) {
 		t.Errorf("the service token was logged:\n%s", out.String())
 	}
+	// Pooled connections still answer a ping once the database is gone: health must not.
+	if _, err := db.Exec("DROP DATABASE `" + db.Name + "`"); err != nil {
+		t.Fatal(err)
+	}
+	if s, b := get("/health"); s != 503 || b != `{"checks":{"db":"down"},"service":"orders-api","status":"degraded"}` {
+		t.Errorf("health with the database dropped: got %d %s, want 503 with db down", s, b)
+	}
 	cancel()
 	select {
 	case err := <-done:

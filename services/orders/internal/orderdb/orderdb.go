@@ -21,6 +21,13 @@ type Store struct {
 // New returns a Store on db.
 func New(db *sql.DB) *Store { return &Store{db: db} }
 
+// Ping checks that the orders table answers. A plain connection ping is not enough: pooled
+// connections keep answering it after the database was dropped.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, "SELECT 1 FROM orders LIMIT 1")
+	return err
+}
+
 var _ order.Store = (*Store)(nil)
 
 // errKeyRace means a concurrent transaction committed the same idempotency key while ours ran: running
