@@ -44,14 +44,14 @@ func Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 			w.Header().Set(CorrelationHeader, id)
 			ctx := logging.WithCorrelationID(logging.WithLogger(r.Context(), log), id)
 			r = r.WithContext(ctx)
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &Recorder{ResponseWriter: w}
 			defer func() {
 				if p := recover(); p != nil {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
 					err := apperr.ErrInternal.Wrap(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
-					if rec.status == 0 {
+					if !rec.Written() {
 						Error(rec, r, err)
 					} else {
 						logging.FromContext(ctx).Error("panic after response started", "error", err.Error())
@@ -64,8 +64,8 @@ func Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 				logging.FromContext(ctx).Info("request",
 					"method", r.Method,
 					"route", route,
-					"status", rec.code(),
-					"bytes", rec.bytes,
+					"status", rec.Status(),
+					"bytes", rec.Bytes(),
 					"duration_ms", float64(time.Since(start).Microseconds())/1000,
 				)
 			}()
@@ -74,20 +74,22 @@ func Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-type statusRecorder struct {
+// Recorder wraps a ResponseWriter to remember the status and size of the response, for request logs.
+type Recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+// WriteHeader records the first status written.
+func (s *Recorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+func (s *Recorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
@@ -96,15 +98,22 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *statusRecorder) code() int {
+// Written reports whether the response has started.
+func (s *Recorder) Written() bool { return s.status != 0 }
+
+// Status is the status sent, 200 when the handler wrote nothing.
+func (s *Recorder) Status() int {
 	if s.status == 0 {
 		return http.StatusOK
 	}
 	return s.status
 }
 
+// Bytes is the size of the body written.
+func (s *Recorder) Bytes() int { return s.bytes }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *Recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // NewRouter returns a chi router with the common middleware and JSON 404/405 answers.
 func NewRouter(log *slog.Logger) *chi.Mux {

@@ -55,21 +55,21 @@ func middleware(base *slog.Logger) func(http.Handler) http.Handler {
 			ctx := context.WithValue(logging.WithLogger(r.Context(), base), stateKey{}, st)
 			ctx = logging.WithCorrelationID(ctx, id)
 			w.Header().Set(web.CorrelationHeader, id)
-			rec := &recorder{ResponseWriter: w}
+			rec := &web.Recorder{ResponseWriter: w}
 			defer func() {
 				if p := recover(); p != nil {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
 					err := apperr.ErrInternal.Wrap(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
-					if rec.status == 0 {
+					if !rec.Written() {
 						respondError(rec, r.WithContext(logging.WithCorrelationID(ctx, st.correlationID)), err)
 					}
 				}
 				attrs := append([]any{
 					"method", r.Method,
 					"path", r.URL.Path,
-					"status", rec.code(),
+					"status", rec.Status(),
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 				}, st.attrs...)
 				base.With("correlation_id", st.correlationID).Info("request", attrs...)
@@ -78,35 +78,6 @@ func middleware(base *slog.Logger) func(http.Handler) http.Handler {
 		})
 	}
 }
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *recorder) code() int {
-	if r.status == 0 {
-		return http.StatusOK
-	}
-	return r.status
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // SuccessBody is the wire shape of a 201 or 202.
 type SuccessBody struct {
