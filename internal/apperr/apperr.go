@@ -22,6 +22,7 @@ const (
 	KindUnsupportedMedia
 	KindMethodNotAllowed
 	KindUnavailable
+	KindForbidden
 )
 
 // Error is an application error with a stable code. It is safe to show to clients; the cause is not.
@@ -78,6 +79,9 @@ func Invalid(code, msg string) *Error { return newErr(KindInvalid, code, msg) }
 
 // Unauthorized is a missing or wrong credential (401).
 func Unauthorized(code, msg string) *Error { return newErr(KindUnauthorized, code, msg) }
+
+// Forbidden is a caller who is known but may not do this (403).
+func Forbidden(code, msg string) *Error { return newErr(KindForbidden, code, msg) }
 
 // NotFound is a missing resource (404).
 func NotFound(code, msg string) *Error { return newErr(KindNotFound, code, msg) }

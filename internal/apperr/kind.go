@@ -13,6 +13,7 @@ var kindNames = map[Kind]string{
 	KindUnsupportedMedia: "unsupported_media",
 	KindMethodNotAllowed: "method_not_allowed",
 	KindUnavailable:      "unavailable",
+	KindForbidden:        "forbidden",
 }
 
 // String returns the kind's stable name ("not_found", "conflict", ...).

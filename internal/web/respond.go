@@ -52,6 +52,8 @@ func Status(err error) int {
 		return http.StatusBadRequest
 	case apperr.KindUnauthorized:
 		return http.StatusUnauthorized
+	case apperr.KindForbidden:
+		return http.StatusForbidden
 	case apperr.KindNotFound:
 		return http.StatusNotFound
 	case apperr.KindMethodNotAllowed:
@@ -80,11 +82,25 @@ func Body(err error) ErrorBody {
 	return ErrorBody{Error: ErrorObject{Code: e.Code, Message: e.Message, Details: e.Details}}
 }
 
-// Error renders err. Server-side failures (5xx) are logged here, once, with the correlation id.
+// RetryAfterSeconds is the Retry-After of a 503: a dependency that is down (a database restarting, a
+// service being deployed) is usually back within seconds.
+const RetryAfterSeconds = "2"
+
+// Error renders err. Server-side failures (5xx) are logged here, once, with the correlation id; a 503
+// says when to retry. The body is ErrorBody, or what the router's ErrorRenderer makes of it.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
 	if status >= 500 {
 		logging.FromContext(r.Context()).Error("request failed", "error", err.Error(), "status", status)
 	}
-	Respond(w, status, Body(err))
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfterSeconds)
+	}
+	body := Body(err)
+	Annotate(r.Context(), "error_code", body.Error.Code)
+	if s := stateFrom(r.Context()); s != nil && s.render != nil {
+		Respond(w, status, s.render(logging.CorrelationID(r.Context()), body.Error))
+		return
+	}
+	Respond(w, status, body)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -466,6 +467,7 @@ func TestStatusMapping(t *testing.T) {
 	}{
 		{apperr.Invalid("X", "x"), 400},
 		{apperr.Unauthorized("X", "x"), 401},
+		{apperr.Forbidden("X", "x"), 403},
 		{apperr.NotFound("X", "x"), 404},
 		{apperr.ErrMethodNotAllowed, 405},
 		{apperr.Conflict("X", "x"), 409},
@@ -485,6 +487,83 @@ func TestStatusMapping(t *testing.T) {
 }
 
 func wrapped(err error) error { return errors.Join(errors.New("context"), err) }
+
+// TestAnnotateAndLateCorrelationID: attributes added while a request runs, and a correlation id
+// replaced after the body was read, end up on the request's one log line and in the response header.
+func TestAnnotateAndLateCorrelationID(t *testing.T) {
+	buf := &logBuffer{}
+	r := web.NewRouter(logging.New(buf, "test-svc", "info"))
+	r.Post("/late", func(w http.ResponseWriter, r *http.Request) {
+		web.Annotate(r.Context(), "sub", "user-1")
+		r = web.SetCorrelationID(w, r, "from-body")
+		logging.FromContext(r.Context()).Info("handler")
+		web.Respond(w, http.StatusOK, map[string]string{"corr": logging.CorrelationID(r.Context())})
+	})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/late", nil)
+	req.Header.Set(web.CorrelationHeader, "from-header")
+	r.ServeHTTP(rec, req)
+	if got := rec.Header().Get(web.CorrelationHeader); got != "from-body" || !strings.Contains(rec.Body.String(), `"from-body"`) {
+		t.Fatalf("got header %q body %s, want the replaced id from-body", got, rec.Body)
+	}
+	var reqLine, handlerLine map[string]any
+	for _, l := range buf.lines(t) {
+		switch l["msg"] {
+		case "request":
+			reqLine = l
+		case "handler":
+			handlerLine = l
+		}
+	}
+	if reqLine["correlation_id"] != "from-body" || reqLine["sub"] != "user-1" {
+		t.Errorf("request line %v, want correlation_id from-body and sub user-1", reqLine)
+	}
+	if handlerLine["correlation_id"] != "from-body" {
+		t.Errorf("handler line %v, want correlation_id from-body", handlerLine)
+	}
+	web.Annotate(context.Background(), "outside", "a request") // no request: nothing to add to, no panic
+}
+
+// TestErrorRendererAndRetryAfter: a router with its own error envelope uses it for handler errors, 404
+// and 405 alike; a 503 says when to retry; the error code is on the request's log line.
+func TestErrorRendererAndRetryAfter(t *testing.T) {
+	buf := &logBuffer{}
+	r := web.NewRouter(logging.New(buf, "test-svc", "info"), web.WithErrorRenderer(func(corr string, e web.ErrorObject) any {
+		return map[string]any{"ok": false, "corr": corr, "problem": e}
+	}))
+	r.Get("/down", func(w http.ResponseWriter, r *http.Request) {
+		web.Error(w, r, apperr.Unavailable("DB_DOWN", "database is down"))
+	})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{http.MethodGet, "/down", 503, `{"corr":"c-1","ok":false,"problem":{"code":"DB_DOWN","message":"database is down"}}`},
+		{http.MethodGet, "/nope", 404, `{"corr":"c-1","ok":false,"problem":{"code":"NOT_FOUND","message":"route not found"}}`},
+		{http.MethodPost, "/down", 405, `{"corr":"c-1","ok":false,"problem":{"code":"METHOD_NOT_ALLOWED","message":"method not allowed"}}`},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		req.Header.Set(web.CorrelationHeader, "c-1")
+		r.ServeHTTP(rec, req)
+		if rec.Code != tc.status || rec.Body.String() != tc.body {
+			t.Errorf("%s %s: got %d %s, want %d %s", tc.method, tc.path, rec.Code, rec.Body, tc.status, tc.body)
+		}
+		if ra := rec.Header().Get("Retry-After"); (tc.status == 503) != (ra != "") {
+			t.Errorf("%s %s: Retry-After %q; want one on a 503 only", tc.method, tc.path, ra)
+		}
+	}
+	var codes []any
+	for _, l := range buf.lines(t) {
+		if l["msg"] == "request" {
+			codes = append(codes, l["error_code"])
+		}
+	}
+	if fmt.Sprint(codes) != "[DB_DOWN NOT_FOUND METHOD_NOT_ALLOWED]" {
+		t.Errorf("error codes on the request lines: got %v", codes)
+	}
+}
 
 func TestHealth(t *testing.T) {
 	up := func(context.Context) error { return nil }
