@@ -3,11 +3,12 @@
 package events
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Event types. They are part of the wire contract: never derive them from Go names, never rename them.
@@ -92,7 +93,7 @@ func New(typ, aggregateType, aggregateID string, version int, correlationID stri
 		return Envelope{}, fmt.Errorf("encode %s data: %w", typ, err)
 	}
 	return Envelope{
-		EventID:          NewID(),
+		EventID:          uuid.NewString(),
 		Type:             typ,
 		SchemaVersion:    SchemaVersion,
 		AggregateType:    aggregateType,
@@ -102,13 +103,4 @@ func New(typ, aggregateType, aggregateID string, version int, correlationID stri
 		CorrelationID:    correlationID,
 		Data:             b,
 	}, nil
-}
-
-// NewID returns a random (version 4) UUID string.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -15,19 +13,19 @@ type Lag struct {
 	Pending int
 	// Oldest is the age of the oldest pending event (0 when none).
 	Oldest time.Duration
-	// Parked is the number of events set aside after MaxAttempts failed sends.
+	// Parked is the number of events set aside after too many failed sends.
 	Parked int
 }
 
 // ReadLag reads the lag of the outbox in db. Delivered rows are deleted, so this counts only what is
-// still in the table.
+// still in the table. It reads without locking: any process with the orders database can report it.
 func ReadLag(ctx context.Context, db *sql.DB) (Lag, error) {
 	var l Lag
 	var oldestMicros sql.NullInt64
 	err := db.QueryRowContext(ctx,
 		"SELECT COALESCE(SUM(parked_at IS NULL), 0), COALESCE(SUM(parked_at IS NOT NULL), 0),"+
 			" TIMESTAMPDIFF(MICROSECOND, MIN(CASE WHEN parked_at IS NULL THEN created_at END), CURRENT_TIMESTAMP(6))"+
-			" FROM "+tableName("")+" WHERE acked = FALSE").
+			" FROM "+TableName("")+" WHERE acked = FALSE").
 		Scan(&l.Pending, &l.Parked, &oldestMicros)
 	if err != nil {
 		return Lag{}, fmt.Errorf("read outbox lag: %w", err)
@@ -36,78 +34,4 @@ func ReadLag(ctx context.Context, db *sql.DB) (Lag, error) {
 		l.Oldest = time.Duration(oldestMicros.Int64) * time.Microsecond
 	}
 	return l, nil
-}
-
-// Lag reads the current lag of the relay's outbox.
-func (r *Relay) Lag(ctx context.Context) (Lag, error) { return ReadLag(ctx, r.db) }
-
-// watchLag logs the lag every LagInterval when it changed (pending count, parked count, or whether
-// the relay is caught up) and at least every LagLogEvery, until ctx is done.
-func (r *Relay) watchLag(ctx context.Context) {
-	t := time.NewTicker(r.o.LagInterval)
-	defer t.Stop()
-	var last Lag
-	var lastLogged time.Time
-	first := true
-	for {
-		if _, err := removeStaleFailures(ctx, r.db); err != nil && ctx.Err() == nil {
-			r.log.Warn("outbox failure records not cleaned", "error", err.Error())
-		}
-		l, err := r.Lag(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.log.Warn("outbox lag unavailable", "error", err.Error())
-		} else if first || l.Pending != last.Pending || l.Parked != last.Parked || time.Since(lastLogged) >= r.o.LagLogEvery {
-			level := slogLevelFor(l)
-			r.log.Log(ctx, level, "outbox lag", "pending", l.Pending,
-				"oldest_age", l.Oldest.Round(time.Millisecond).String(), "oldest_age_ms", l.Oldest.Milliseconds(),
-				"parked", l.Parked, "delivered", r.Delivered())
-			last, lastLogged, first = l, time.Now(), false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// slogLevelFor makes parked events stand out: they need someone to look at them.
-func slogLevelFor(l Lag) slog.Level {
-	if l.Parked > 0 {
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
-}
-
-// removeStaleFailures deletes the failure records of rows since delivered. It reads without locking
-// (a relay may hold the outbox rows) and deletes only records whose row is gone for good: a failure is
-// recorded only for a committed row, and a row leaves the outbox only when delivered.
-func removeStaleFailures(ctx context.Context, db *sql.DB) (int64, error) {
-	rows, err := db.QueryContext(ctx, "SELECT f.`offset` FROM `"+FailuresTable+"` f"+
-		" LEFT JOIN "+tableName("")+" o ON o.`offset` = f.`offset` WHERE o.`offset` IS NULL LIMIT 500")
-	if err != nil {
-		return 0, fmt.Errorf("find stale outbox failures: %w", err)
-	}
-	var offsets []any
-	for rows.Next() {
-		var o int64
-		if err := rows.Scan(&o); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		offsets = append(offsets, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(offsets) == 0 {
-		return 0, err
-	}
-	res, err := db.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` IN (?"+
-		strings.Repeat(",?", len(offsets)-1)+")", offsets...)
-	if err != nil {
-		return 0, fmt.Errorf("delete stale outbox failures: %w", err)
-	}
-	return res.RowsAffected()
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -19,136 +16,24 @@ import (
 // Table is the outbox table in the orders database (created by db/migrations/orders).
 const Table = "outbox"
 
+// FailuresTable records failed send attempts per outbox row (see db/migrations/orders/00003_outbox_parking.sql).
+const FailuresTable = "outbox_failures"
+
 // Topic is the watermill topic of the outbox; the schema maps it to Table.
 const Topic = "order-events"
 
 // MaxPayloadBytes is the largest event the outbox accepts: an SQS message body can hold 256 KiB.
 const MaxPayloadBytes = 256 * 1024
 
-// Metadata keys carried with every event (and, by the relay, as SQS message attributes).
-const (
-	MetaEventType        = "event_type"
-	MetaAggregateType    = "aggregate_type"
-	MetaAggregateID      = "aggregate_id"
-	MetaAggregateVersion = "aggregate_version"
-	MetaCorrelationID    = "correlation_id"
-)
+// TableName is the watermill-sql table-name function of the outbox: every topic is Table. The
+// publisher here and the relay's subscriber both use it.
+func TableName(string) string { return "`" + Table + "`" }
 
-// Schema is the schema adapter for both the publisher and the relay's subscriber: watermill-sql's
-// MySQLQueueSchema with three changes made for the relay (see the package doc):
-//   - its select skips rows other relays hold (FOR UPDATE SKIP LOCKED) and parked rows;
-//   - it reads under READ COMMITTED instead of SERIALIZABLE;
-//   - each message carries its row offset in metadata (internal to the relay, never sent), and a row
-//     whose metadata cannot be decoded becomes a message the relay parks instead of an error that
-//     would stop the subscriber on that row forever.
-type Schema struct {
-	wsql.MySQLQueueSchema
+// Schema returns watermill-sql's MySQLQueueSchema on Table: the layout the migration creates, a row per
+// event with its own delivered state (see the package doc for why not the default schema).
+func Schema() wsql.MySQLQueueSchema {
+	return wsql.MySQLQueueSchema{GenerateMessagesTableName: TableName}
 }
-
-// NewSchema returns the outbox schema adapter reading batchSize rows per poll (default 100).
-func NewSchema(batchSize int) Schema {
-	return Schema{wsql.MySQLQueueSchema{
-		GenerateMessagesTableName: tableName,
-		SubscribeBatchSize:        batchSize,
-	}}
-}
-
-// SubscribeIsolationLevel overrides the queue schema's SERIALIZABLE: rows carry their own delivered
-// state, so READ COMMITTED loses nothing, and it keeps the relay's reads from blocking writers.
-func (Schema) SubscribeIsolationLevel() sql.IsolationLevel { return sql.LevelReadCommitted }
-
-// SelectQuery locks the next batch of undelivered, unparked rows. SKIP LOCKED lets several relays
-// share the table: each takes rows no other relay holds, and a row being inserted by a still-open
-// producer transaction is skipped rather than waited for (it is picked up by a later poll; there is no
-// high-water mark that could pass it by).
-func (s Schema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, error) {
-	if params.ConsumerGroup != "" {
-		return wsql.Query{}, errors.New("outbox: consumer groups are not supported")
-	}
-	batch := s.SubscribeBatchSize
-	if batch <= 0 {
-		batch = 100
-	}
-	return wsql.Query{Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(params.Topic) +
-		" WHERE `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT " + strconv.Itoa(batch) +
-		" FOR UPDATE SKIP LOCKED"}, nil
-}
-
-// UnmarshalMessage decodes a row and records its offset in the message's metadata.
-func (s Schema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
-	var r wsql.Row
-	if err := params.Row.Scan(&r.Offset, &r.UUID, &r.Payload, &r.Metadata); err != nil {
-		return wsql.Row{}, fmt.Errorf("could not scan outbox row: %w", err)
-	}
-	msg := message.NewMessage(string(r.UUID), r.Payload)
-	if len(r.Metadata) > 0 {
-		if err := json.Unmarshal(r.Metadata, &msg.Metadata); err != nil {
-			msg.Metadata = message.Metadata{metaInvalid: "metadata is not a JSON object of strings: " + err.Error()}
-		}
-	}
-	if msg.Metadata == nil {
-		msg.Metadata = message.Metadata{}
-	}
-	msg.Metadata.Set(metaOffset, strconv.FormatInt(r.Offset, 10))
-	r.Msg = msg
-	return r, nil
-}
-
-// Internal metadata of relayed messages, removed before sending.
-const (
-	metaOffset  = "_outbox_offset"
-	metaInvalid = "_outbox_invalid"
-)
-
-// Offsets is the offsets adapter of the relay: watermill-sql's MySQLQueueOffsetsAdapter with its
-// end-of-batch ack replaced (see AckMessageQuery).
-type Offsets struct {
-	wsql.MySQLQueueOffsetsAdapter
-}
-
-// OffsetsAdapter returns the relay's offsets adapter.
-func OffsetsAdapter() Offsets {
-	// DeleteOnAck is moot: AckMessageQuery is replaced; the embedded adapter supplies the rest.
-	return Offsets{wsql.MySQLQueueOffsetsAdapter{GenerateMessagesTableName: tableName}}
-}
-
-// AckMessageQuery marks the delivered rows of a batch acked. The relay has already deleted each one,
-// by primary key, right after sending it (see Relay), so in the relay it matches nothing; were a
-// delivered row still there, marking it keeps it from being sent again.
-//
-// It differs from the upstream adapter in two ways, both measured:
-//   - The subscriber passes every row it selected, but stops handing out messages at the first one
-//     not acked within AckDeadline (or at shutdown) and names the last acked row in LastRow; the
-//     upstream query deletes all selected rows anyway, silently dropping those never sent. Only rows
-//     up to LastRow were acked (messages go out one at a time, in offset order).
-//   - The upstream DELETE ... WHERE offset IN (...) runs as a range scan that also locks the rows
-//     next to the batch; with two relays those are the other relay's rows, and the two deadlocked
-//     dozens of times per 4 000 events, each time rolling back (and later re-sending) a delivered
-//     batch. An UPDATE under READ COMMITTED reads such neighbours semi-consistently and skips them
-//     without waiting; deleting by primary key locks only the row itself.
-func (a Offsets) AckMessageQuery(params wsql.AckMessageQueryParams) (wsql.Query, error) {
-	if params.ConsumerGroup != "" {
-		return wsql.Query{}, errors.New("outbox: consumer groups are not supported")
-	}
-	args := make([]any, 0, len(params.Rows))
-	for _, row := range params.Rows {
-		if row.Offset <= params.LastRow.Offset {
-			args = append(args, row.Offset)
-		}
-	}
-	if len(args) == 0 {
-		// Never the case (LastRow is one of Rows), but an empty IN () is a syntax error.
-		args = append(args, params.LastRow.Offset)
-	}
-	q := "UPDATE " + a.MessagesTable(params.Topic) + " SET `acked` = TRUE" +
-		" WHERE `offset` IN (?" + strings.Repeat(",?", len(args)-1) + ") AND `parked_at` IS NULL"
-	return wsql.Query{Query: q, Args: args}, nil
-}
-
-// FailuresTable records failed send attempts per outbox row (see db/migrations/orders/00003_outbox_parking.sql).
-const FailuresTable = "outbox_failures"
-
-func tableName(string) string { return "`" + Table + "`" }
 
 // Publish writes evs to the outbox inside tx. Call it as the last statement of the transaction that
 // makes the change, after the row that locks the aggregate, so events of one aggregate are relayed in
@@ -166,7 +51,7 @@ func Publish(ctx context.Context, tx *sql.Tx, evs ...events.Envelope) error {
 		msg.SetContext(ctx)
 		msgs = append(msgs, msg)
 	}
-	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx), wsql.PublisherConfig{SchemaAdapter: NewSchema(0)}, watermill.NopLogger{})
+	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx), wsql.PublisherConfig{SchemaAdapter: Schema()}, watermill.NopLogger{})
 	if err != nil {
 		return fmt.Errorf("outbox publisher: %w", err)
 	}
@@ -177,7 +62,7 @@ func Publish(ctx context.Context, tx *sql.Tx, evs ...events.Envelope) error {
 }
 
 // Message encodes an event as a watermill message: the envelope as payload, the event id as UUID, and
-// the routing fields as metadata.
+// the routing fields as metadata (events.Meta*), which travel as message attributes.
 func Message(ev events.Envelope) (*message.Message, error) {
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -188,12 +73,12 @@ func Message(ev events.Envelope) (*message.Message, error) {
 			ev.Type, ev.EventID, ev.AggregateID, len(payload), MaxPayloadBytes)
 	}
 	msg := message.NewMessage(ev.EventID, payload)
-	msg.Metadata.Set(MetaEventType, ev.Type)
-	msg.Metadata.Set(MetaAggregateType, ev.AggregateType)
-	msg.Metadata.Set(MetaAggregateID, ev.AggregateID)
-	msg.Metadata.Set(MetaAggregateVersion, fmt.Sprint(ev.AggregateVersion))
+	msg.Metadata.Set(events.MetaEventType, ev.Type)
+	msg.Metadata.Set(events.MetaAggregateType, ev.AggregateType)
+	msg.Metadata.Set(events.MetaAggregateID, ev.AggregateID)
+	msg.Metadata.Set(events.MetaAggregateVersion, fmt.Sprint(ev.AggregateVersion))
 	if ev.CorrelationID != "" {
-		msg.Metadata.Set(MetaCorrelationID, ev.CorrelationID)
+		msg.Metadata.Set(events.MetaCorrelationID, ev.CorrelationID)
 	}
 	return msg, nil
 }

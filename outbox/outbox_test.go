@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
-
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"time"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/dbtest"
@@ -27,8 +27,8 @@ func TestMessage(t *testing.T) {
 		t.Errorf("uuid %q, want the event id %q", msg.UUID, ev.EventID)
 	}
 	want := map[string]string{
-		outbox.MetaEventType: ev.Type, outbox.MetaAggregateType: "order", outbox.MetaAggregateID: "42",
-		outbox.MetaAggregateVersion: "3", outbox.MetaCorrelationID: "corr-42",
+		events.MetaEventType: ev.Type, events.MetaAggregateType: "order", events.MetaAggregateID: "42",
+		events.MetaAggregateVersion: "3", events.MetaCorrelationID: "corr-42",
 	}
 	if fmt.Sprint(map[string]string(msg.Metadata)) != fmt.Sprint(want) {
 		t.Errorf("metadata %v, want %v", msg.Metadata, want)
@@ -39,7 +39,7 @@ func TestMessage(t *testing.T) {
 	}
 
 	ev.CorrelationID = ""
-	if msg, _ := outbox.Message(ev); msg.Metadata.Get(outbox.MetaCorrelationID) != "" || len(msg.Metadata) != 4 {
+	if msg, _ := outbox.Message(ev); msg.Metadata.Get(events.MetaCorrelationID) != "" || len(msg.Metadata) != 4 {
 		t.Errorf("without a correlation id: metadata %v, want 4 keys and no correlation_id", msg.Metadata)
 	}
 
@@ -94,81 +94,17 @@ func TestPublishIsPartOfTheTransaction(t *testing.T) {
 	}
 }
 
-// TestSelectSkipsRowsAnotherRelayHolds proves at the SQL level what lets relays share the table: the
-// second of two concurrent batch transactions gets the rows after the first one's batch, without
-// waiting, and parked rows are never selected.
-func TestSelectSkipsRowsAnotherRelayHolds(t *testing.T) {
-	db := dbtest.New(t, "orders")
-	ctx := context.Background()
-	var evs []events.Envelope
-	for i := 0; i < 7; i++ {
-		evs = append(evs, newEvent(t, int64(i), 1, ""))
+// newEvent returns an order event of order id at version v.
+func newEvent(t testing.TB, id int64, v int, corr string) events.Envelope {
+	t.Helper()
+	typ := events.OrderCreated
+	if v > 1 {
+		typ = events.OrderConfirmed
 	}
-	publish(t, db.DB, evs...)
-	if _, err := db.Exec("UPDATE outbox SET parked_at = UTC_TIMESTAMP(6), last_error = 'x' ORDER BY `offset` LIMIT 1"); err != nil {
-		t.Fatal(err)
-	}
-	schema := outbox.NewSchema(3)
-	q, err := schema.SelectQuery(wsql.SelectQueryParams{Topic: outbox.Topic})
+	ev, err := events.New(typ, events.AggregateOrder, strconv.FormatInt(id, 10), v, corr,
+		map[string]any{"id": id, "status": "CREATED"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := func(tx *sql.Tx) []string {
-		rows, err := tx.QueryContext(ctx, q.Query, q.Args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var ids []string
-		for rows.Next() {
-			r, err := schema.UnmarshalMessage(wsql.UnmarshalMessageParams{Row: rows})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, r.Msg.UUID)
-		}
-		return ids
-	}
-	opts := &sql.TxOptions{Isolation: schema.SubscribeIsolationLevel()}
-	tx1, err := db.BeginTx(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx1.Rollback()
-	tx2, err := db.BeginTx(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx2.Rollback()
-	if _, err := tx2.ExecContext(ctx, "SET innodb_lock_wait_timeout = 1"); err != nil {
-		t.Fatal(err)
-	}
-
-	first, second := batch(tx1), batch(tx2)
-	ids := func(evs []events.Envelope) []string {
-		var s []string
-		for _, ev := range evs {
-			s = append(s, ev.EventID)
-		}
-		return s
-	}
-	if fmt.Sprint(first) != fmt.Sprint(ids(evs[1:4])) || fmt.Sprint(second) != fmt.Sprint(ids(evs[4:7])) {
-		t.Errorf("batches %v and %v, want %v and %v (the parked first row skipped)", first, second, ids(evs[1:4]), ids(evs[4:7]))
-	}
-}
-
-func TestAckCoversOnlyTheAckedPrefix(t *testing.T) {
-	rows := []wsql.Row{{Offset: 10}, {Offset: 11}, {Offset: 14}, {Offset: 15}}
-	q, err := outbox.OffsetsAdapter().AckMessageQuery(wsql.AckMessageQueryParams{
-		Topic: outbox.Topic, Rows: rows, LastRow: rows[1],
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(q.Args) != "[10 11]" {
-		t.Errorf("ack args %v, want [10 11]: rows after the last acked one were never sent", q.Args)
-	}
-	if !strings.Contains(q.Query, "`parked_at` IS NULL") || strings.Count(q.Query, "?") != 2 {
-		t.Errorf("ack query %q, want two placeholders and parked rows excluded", q.Query)
-	}
+	return ev
 }

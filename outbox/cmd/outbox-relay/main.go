@@ -26,7 +26,7 @@ import (
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
-	"github.com/b2b/backoffice/outbox"
+	"github.com/b2b/backoffice/outbox/relay"
 )
 
 const service = "outbox-relay"
@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	relay, err := outbox.NewRelay(db, pub, outbox.Options{
+	r, err := relay.New(db, pub, relay.Options{
 		Queue:        cfg.Queue,
 		BatchSize:    cfg.BatchSize,
 		PollInterval: cfg.PollInterval,
@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	return relay.Run(ctx)
+	return r.Run(ctx)
 }
 
 // waitForQueue resolves the queue URL, waiting (capped backoff, one log line) while SQS is
@@ -149,7 +149,7 @@ func admin(ctx context.Context, cfg config, args []string, stdout io.Writer) err
 	defer db.Close()
 	enc := json.NewEncoder(stdout)
 	if args[0] == "parked" {
-		parked, err := outbox.Parked(ctx, db)
+		parked, err := relay.Parked(ctx, db)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func admin(ctx context.Context, cfg config, args []string, stdout io.Writer) err
 		return nil
 	}
 	for _, off := range offsets {
-		ok, err := outbox.Release(ctx, db, off)
+		ok, err := relay.Release(ctx, db, off)
 		if err != nil {
 			return err
 		}

@@ -52,12 +52,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	store := orderdb.New(db)
-	svc := &order.Service{
-		Store:          store,
-		Customers:      cust,
-		CancelWindow:   c.CancelWindow,
-		IdempotencyTTL: c.IdempotencyTTL,
-	}
+	svc := order.NewService(store, cust, order.Config{CancelWindow: c.CancelWindow, IdempotencyTTL: c.IdempotencyTTL})
 	go purgeKeys(ctx, svc, c.PurgeInterval, log)
 
 	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(c.Port)))

@@ -12,12 +12,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,13 +24,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
-	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
 
 // exitCodeAfterCreate is the exit status of -exit-after-create, so a test can tell it from a failure.
@@ -69,13 +67,14 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 	if err != nil {
 		return fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}
-	svc := &order.Service{Store: orderdb.New(db), Customers: cust}
+	var opts []orderworker.Option
 	if *exitAfterCreate {
-		svc.AfterCreate = func() {
-			log.Warn("exiting after the create transaction (-exit-after-create)")
+		opts = append(opts, orderworker.AfterCreate(func(orderID int64) {
+			log.Warn("exiting after the create transaction (-exit-after-create)", "order_id", orderID)
 			os.Exit(exitCodeAfterCreate)
-		}
+		}))
 	}
+	w := orderworker.New(order.NewService(orderdb.New(db), cust, order.Config{}), log, opts...)
 
 	sub, err := queue.NewSubscriber(cfg.SQS, log, queue.SubscriberOptions{
 		VisibilityTimeout: cfg.Visibility,
@@ -92,7 +91,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 		return fmt.Errorf("router: %w", err)
 	}
 	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("place-order", cfg.Queue, sub, handle(svc, log))
+	router.AddConsumerHandler("place-order", cfg.Queue, sub, w.Handle)
 
 	// Run returns once ctx is done and in-flight commands have finished (or CloseTimeout passed).
 	if err := router.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -100,39 +99,4 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// handle processes one PlaceOrder. Its error nacks the message; nil acks it.
-func handle(svc *order.Service, log *slog.Logger) message.NoPublishHandlerFunc {
-	return func(msg *message.Message) error {
-		start := time.Now()
-		var cmd events.PlaceOrder
-		decodeErr := json.Unmarshal(msg.Payload, &cmd)
-		corr := msg.Metadata.Get(events.MetaCorrelationID)
-		if corr == "" {
-			corr = cmd.CorrelationID
-		}
-		if cmd.CorrelationID == "" {
-			cmd.CorrelationID = corr
-		}
-		ctx := logging.WithLogger(msg.Context(), log)
-		if corr != "" {
-			ctx = logging.WithCorrelationID(ctx, corr)
-		}
-		mlog := logging.FromContext(ctx).With("message_id", msg.UUID, "idempotency_key", cmd.IdempotencyKey)
-		if decodeErr != nil {
-			// It can never succeed; nacking sends it to the dead-letter queue after 5 receives, where it
-			// can be looked at, instead of dropping it.
-			mlog.Error("place order: undecodable command", "error", decodeErr.Error(), "attr_idempotency_key", msg.Metadata.Get(events.MetaIdempotencyKey))
-			return fmt.Errorf("decode PlaceOrder: %w", decodeErr)
-		}
-		err := svc.PlaceOrder(ctx, cmd)
-		dur := float64(time.Since(start).Microseconds()) / 1000
-		if err != nil {
-			mlog.Warn("place order: transient failure, the command will be delivered again", "error", err.Error(), "duration_ms", dur)
-			return err
-		}
-		mlog.Info("place order: command processed", "duration_ms", dur)
-		return nil
-	}
 }

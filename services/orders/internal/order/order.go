@@ -1,13 +1,13 @@
 // Package order is the orders domain: products, orders and their state machine, order requests, the
-// rules that check a request against stock, and the Service that runs every use case of orders-api and
-// the orders-worker. It knows nothing of HTTP or SQL: the store and the customers client plug in through
-// the Store and Customers interfaces.
+// rules that check a request against stock, the events each change publishes, and the Service that runs
+// the use cases of orders-api and the orders-worker's transactions. It knows nothing of HTTP or SQL: the
+// store and the customers client plug in through the Store, Tx and Customers interfaces, and wire shapes
+// live in the api package.
 package order
 
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/b2b/backoffice/events"
@@ -20,6 +20,11 @@ const (
 	StatusConfirmed = "CONFIRMED"
 	StatusCanceled  = "CANCELED"
 )
+
+// ValidStatus reports whether s is one of the order statuses.
+func ValidStatus(s string) bool {
+	return s == StatusCreated || s == StatusConfirmed || s == StatusCanceled
+}
 
 // Limits of an order request: the wire contract's, shared with the orchestrator.
 const (
@@ -37,42 +42,42 @@ const (
 
 // Item is one line of an order.
 type Item struct {
-	ProductID      int64 `json:"product_id"`
-	Qty            int   `json:"qty"`
-	UnitPriceCents int64 `json:"unit_price_cents"`
-	SubtotalCents  int64 `json:"subtotal_cents"`
+	ProductID      int64
+	Qty            int
+	UnitPriceCents int64
+	SubtotalCents  int64
 }
 
-// Order is an order as the API shows it. Items is empty in lists.
+// Order is an order with its items (lists leave Items empty).
 type Order struct {
-	ID          int64      `json:"id"`
-	CustomerID  int64      `json:"customer_id"`
-	Status      string     `json:"status"`
-	TotalCents  int64      `json:"total_cents"`
-	Items       []Item     `json:"items,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ConfirmedAt *time.Time `json:"confirmed_at"`
-	CanceledAt  *time.Time `json:"canceled_at"`
+	ID          int64
+	CustomerID  int64
+	Status      string
+	TotalCents  int64
+	Items       []Item
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time
+	CanceledAt  *time.Time
 	// Version is the aggregate_version of the order's latest event: 1 when created, +1 per change.
-	Version int `json:"-"`
+	Version int
 }
 
 // Product is a sellable product with its stock.
 type Product struct {
-	ID         int64     `json:"id"`
-	SKU        string    `json:"sku"`
-	Name       string    `json:"name"`
-	PriceCents int64     `json:"price_cents"`
-	Stock      int       `json:"stock"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         int64
+	SKU        string
+	Name       string
+	PriceCents int64
+	Stock      int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
-// Shortage is one detail of INSUFFICIENT_STOCK.
-type Shortage struct {
-	ProductID int64 `json:"product_id"`
-	Requested int   `json:"requested"`
-	Available int   `json:"available"`
+// Origin is what every change carries into its event: when it happened and the correlation id of the
+// request or command behind it.
+type Origin struct {
+	At            time.Time
+	CorrelationID string
 }
 
 // ValidateLines checks the lines of a new order with the wire contract's rules (events.ValidateItems)
@@ -101,7 +106,7 @@ func Build(customerID int64, lines []events.LineItem, products map[int64]Product
 	for _, l := range lines {
 		p, ok := products[l.ProductID]
 		if !ok {
-			missing = append(missing, map[string]int64{"product_id": l.ProductID})
+			missing = append(missing, MissingProduct{ProductID: l.ProductID})
 			continue
 		}
 		if p.Stock < l.Qty {
@@ -126,42 +131,62 @@ func Build(customerID int64, lines []events.LineItem, products map[int64]Product
 	return o, nil
 }
 
-// Confirm moves a CREATED order to CONFIRMED. It reports whether anything changed: an order that is
-// already CONFIRMED stays as it is (no new event), a CANCELED one can not be confirmed.
-func (o *Order) Confirm(now time.Time) (bool, error) {
-	switch o.Status {
-	case StatusConfirmed:
-		return false, nil
-	case StatusCanceled:
-		return false, ErrNotConfirmable
-	}
-	o.Status, o.ConfirmedAt = StatusConfirmed, &now
-	o.Version++
-	return true, nil
+// Created returns the event of a new order: order.created at version 1. The order must have its id.
+func (o Order) Created(by Origin) (events.Envelope, error) {
+	return o.event(events.OrderCreated, by)
 }
 
-// Cancel moves an order to CANCELED: a CREATED one always, a CONFIRMED one only within window of its
-// confirmation. An order already CANCELED stays as it is, so its stock is never restored twice. The
-// caller restores the stock of the items when it reports a change.
-func (o *Order) Cancel(now time.Time, window time.Duration) (bool, error) {
+// Confirm moves a CREATED order to CONFIRMED and returns the event of the change. An order already
+// CONFIRMED stays as it is and returns no event; a CANCELED one can not be confirmed.
+func (o *Order) Confirm(by Origin) ([]events.Envelope, error) {
+	switch o.Status {
+	case StatusConfirmed:
+		return nil, nil
+	case StatusCanceled:
+		return nil, ErrNotConfirmable
+	}
+	at := by.At
+	o.Status, o.ConfirmedAt = StatusConfirmed, &at
+	o.Version++
+	return o.events(events.OrderConfirmed, by)
+}
+
+// Cancel moves an order to CANCELED and returns the event of the change: a CREATED order always, a
+// CONFIRMED one only within window of its confirmation. An order already CANCELED stays as it is and
+// returns no event, so its stock is never restored twice. The caller gives the items' stock back when
+// there is an event.
+func (o *Order) Cancel(by Origin, window time.Duration) ([]events.Envelope, error) {
 	switch o.Status {
 	case StatusCanceled:
-		return false, nil
+		return nil, nil
 	case StatusConfirmed:
-		if o.ConfirmedAt == nil || now.Sub(*o.ConfirmedAt) > window {
-			return false, ErrCancelWindowExpired
+		if o.ConfirmedAt == nil || by.At.Sub(*o.ConfirmedAt) > window {
+			return nil, ErrCancelWindowExpired
 		}
 	}
-	o.Status, o.CanceledAt = StatusCanceled, &now
+	at := by.At
+	o.Status, o.CanceledAt = StatusCanceled, &at
 	o.Version++
-	return true, nil
+	return o.events(events.OrderCanceled, by)
 }
 
-// Snapshot is the order as carried in events.
+func (o Order) events(typ string, by Origin) ([]events.Envelope, error) {
+	ev, err := o.event(typ, by)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Envelope{ev}, nil
+}
+
+func (o Order) event(typ string, by Origin) (events.Envelope, error) {
+	return events.NewOrderEvent(typ, o.Snapshot(), o.Version, by.CorrelationID, by.At)
+}
+
+// Snapshot is the order as events and the internal order-request route carry it.
 func (o Order) Snapshot() events.Order {
 	items := make([]events.Item, len(o.Items))
 	for i, it := range o.Items {
-		items[i] = events.Item(it)
+		items[i] = events.Item{ProductID: it.ProductID, Qty: it.Qty, UnitPriceCents: it.UnitPriceCents, SubtotalCents: it.SubtotalCents}
 	}
 	return events.Order{
 		ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, TotalCents: o.TotalCents, Items: items,
@@ -169,9 +194,13 @@ func (o Order) Snapshot() events.Order {
 	}
 }
 
-// Event returns the event typ of the order at its current version.
-func (o Order) Event(typ, correlationID string, at time.Time) (events.Envelope, error) {
-	return events.NewOrderEvent(typ, o.Snapshot(), o.Version, correlationID, at)
+// Lines returns the order's items as request lines (product and quantity).
+func (o Order) Lines() []events.LineItem {
+	lines := make([]events.LineItem, len(o.Items))
+	for i, it := range o.Items {
+		lines[i] = events.LineItem{ProductID: it.ProductID, Qty: it.Qty}
+	}
+	return lines
 }
 
 func mulCents(price, qty int64) (int64, bool) {
@@ -187,5 +216,3 @@ func addCents(a, b int64) (int64, bool) {
 	}
 	return a + b, true
 }
-
-func itoa(id int64) string { return strconv.FormatInt(id, 10) }

@@ -99,31 +99,87 @@ func TestTransitions(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	window := 10 * time.Minute
 	confirmedAt := t0
+	at := func(d time.Duration) order.Origin { return order.Origin{At: t0.Add(d), CorrelationID: "corr-t"} }
+	confirm := func(by order.Origin) func(*order.Order) ([]events.Envelope, error) {
+		return func(o *order.Order) ([]events.Envelope, error) { return o.Confirm(by) }
+	}
+	cancel := func(by order.Origin) func(*order.Order) ([]events.Envelope, error) {
+		return func(o *order.Order) ([]events.Envelope, error) { return o.Cancel(by, window) }
+	}
 	tests := []struct {
 		name    string
 		o       order.Order
-		op      func(*order.Order) (bool, error)
-		changed bool
+		op      func(*order.Order) ([]events.Envelope, error)
+		event   string // "" when nothing changes
 		err     error
 		status  string
 		version int
 	}{
-		{"confirm created", order.Order{Status: "CREATED", Version: 1}, func(o *order.Order) (bool, error) { return o.Confirm(t0) }, true, nil, "CONFIRMED", 2},
-		{"confirm confirmed", order.Order{Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, func(o *order.Order) (bool, error) { return o.Confirm(t0) }, false, nil, "CONFIRMED", 2},
-		{"confirm canceled", order.Order{Status: "CANCELED", Version: 2}, func(o *order.Order) (bool, error) { return o.Confirm(t0) }, false, order.ErrNotConfirmable, "CANCELED", 2},
-		{"cancel created", order.Order{Status: "CREATED", Version: 1}, func(o *order.Order) (bool, error) { return o.Cancel(t0.Add(time.Hour), window) }, true, nil, "CANCELED", 2},
-		{"cancel confirmed at the window's end", order.Order{Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, func(o *order.Order) (bool, error) { return o.Cancel(t0.Add(window), window) }, true, nil, "CANCELED", 3},
-		{"cancel confirmed after the window", order.Order{Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, func(o *order.Order) (bool, error) { return o.Cancel(t0.Add(window+time.Microsecond), window) }, false, order.ErrCancelWindowExpired, "CONFIRMED", 2},
-		{"cancel canceled", order.Order{Status: "CANCELED", Version: 3}, func(o *order.Order) (bool, error) { return o.Cancel(t0, window) }, false, nil, "CANCELED", 3},
+		{"confirm created", order.Order{ID: 9, Status: "CREATED", Version: 1}, confirm(at(0)), events.OrderConfirmed, nil, "CONFIRMED", 2},
+		{"confirm confirmed", order.Order{ID: 9, Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, confirm(at(0)), "", nil, "CONFIRMED", 2},
+		{"confirm canceled", order.Order{ID: 9, Status: "CANCELED", Version: 2}, confirm(at(0)), "", order.ErrNotConfirmable, "CANCELED", 2},
+		{"cancel created", order.Order{ID: 9, Status: "CREATED", Version: 1}, cancel(at(time.Hour)), events.OrderCanceled, nil, "CANCELED", 2},
+		{"cancel confirmed at the window's end", order.Order{ID: 9, Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, cancel(at(window)), events.OrderCanceled, nil, "CANCELED", 3},
+		{"cancel confirmed after the window", order.Order{ID: 9, Status: "CONFIRMED", Version: 2, ConfirmedAt: &confirmedAt}, cancel(at(window + time.Microsecond)), "", order.ErrCancelWindowExpired, "CONFIRMED", 2},
+		{"cancel canceled", order.Order{ID: 9, Status: "CANCELED", Version: 3}, cancel(at(0)), "", nil, "CANCELED", 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.o
-			changed, err := tc.op(&o)
-			if changed != tc.changed || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) || o.Status != tc.status || o.Version != tc.version {
-				t.Errorf("got changed %v, err %v, %s v%d; want %v, %v, %s v%d", changed, err, o.Status, o.Version, tc.changed, tc.err, tc.status, tc.version)
+			evs, err := tc.op(&o)
+			if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) || o.Status != tc.status || o.Version != tc.version {
+				t.Fatalf("got err %v, %s v%d; want %v, %s v%d", err, o.Status, o.Version, tc.err, tc.status, tc.version)
+			}
+			if tc.event == "" {
+				if len(evs) != 0 {
+					t.Fatalf("got events %+v, want none: nothing changed", evs)
+				}
+				return
+			}
+			// The domain decides the event of a change: its type, the order's new version and snapshot.
+			if len(evs) != 1 {
+				t.Fatalf("got %d events, want one %s", len(evs), tc.event)
+			}
+			ev := evs[0]
+			var snap events.Order
+			_ = json.Unmarshal(ev.Data, &snap)
+			if ev.Type != tc.event || ev.AggregateType != "order" || ev.AggregateID != "9" || ev.AggregateVersion != tc.version ||
+				ev.CorrelationID != "corr-t" || snap.Status != tc.status || snap.ID != 9 || ev.EventID == "" {
+				t.Errorf("event: got %+v (data %s)", ev, ev.Data)
 			}
 		})
+	}
+}
+
+func TestCreatedAndRejectedEvents(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	by := order.Origin{At: t0, CorrelationID: "corr-c"}
+	o := order.Order{ID: 7, CustomerID: 3, Status: "CREATED", TotalCents: 500, Version: 1, CreatedAt: t0,
+		Items: []order.Item{{ProductID: 2, Qty: 5, UnitPriceCents: 100, SubtotalCents: 500}}}
+	ev, err := o.Created(by)
+	if err != nil || ev.Type != events.OrderCreated || ev.AggregateVersion != 1 || ev.AggregateID != "7" || !ev.OccurredAt.Equal(t0) {
+		t.Errorf("created: got %+v, %v", ev, err)
+	}
+	want := `{"id":7,"customer_id":3,"status":"CREATED","total_cents":500,"items":[{"product_id":2,"qty":5,"unit_price_cents":100,"subtotal_cents":500}],"created_at":"2026-11-30T12:00:00Z","confirmed_at":null,"canceled_at":null}`
+	if string(ev.Data) != want {
+		t.Errorf("created data:\n got %s\nwant %s", ev.Data, want)
+	}
+
+	items := []events.LineItem{{ProductID: 2, Qty: 5}}
+	req := order.RequestFor(events.PlaceOrder{IdempotencyKey: "k-1", CustomerID: 3, Items: items, CorrelationID: "corr-r"})
+	if req.Status != events.RequestProcessing || req.RequestHash != events.RequestHash(3, items) {
+		t.Fatalf("request: got %+v", req)
+	}
+	rejected, ev, err := req.Reject(order.ErrInsufficientStock.WithDetails(order.Shortage{ProductID: 2, Requested: 5, Available: 1}), items, by)
+	if err != nil || rejected.Status != events.RequestRejected || rejected.Error.Code != "INSUFFICIENT_STOCK" || rejected.Error.Kind != "conflict" {
+		t.Fatalf("rejected: got %+v, %v", rejected, err)
+	}
+	if ev.Type != events.OrderRejected || ev.AggregateType != events.AggregateOrderRequest || ev.AggregateID != "k-1" || ev.AggregateVersion != 1 {
+		t.Errorf("order.rejected: got %+v", ev)
+	}
+	want = `{"idempotency_key":"k-1","request_hash":"` + req.RequestHash + `","customer_id":3,"items":[{"product_id":2,"qty":5}],"error":{"code":"INSUFFICIENT_STOCK","kind":"conflict","message":"not enough stock for one or more items","details":[{"product_id":2,"requested":5,"available":1}]}}`
+	if string(ev.Data) != want {
+		t.Errorf("rejected data:\n got %s\nwant %s", ev.Data, want)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -14,158 +14,65 @@ import (
 	"github.com/b2b/backoffice/internal/logging"
 )
 
-// Idempotency scopes: a key is unique within its operation.
-const (
-	ScopeCreate  = "create"
-	ScopeConfirm = "confirm"
-)
-
-// Key is an idempotency key as the store records it: the key, what it was used for (hash of the
-// request and, for confirm, the target order) and when it expires.
-type Key struct {
-	Scope     string
-	Value     string
-	Hash      string
-	TargetID  int64 // 0 when the operation makes the target (create)
-	At        time.Time
-	ExpiresAt time.Time
-}
-
-// Outcome is the answer of an idempotent operation: the order and the exact response body stored with
-// the key, so a replay is byte for byte the first answer.
-type Outcome struct {
-	Order    Order
-	Body     []byte
-	Replayed bool
-}
-
-// NewOrder is everything the store needs to create an order in one transaction.
-type NewOrder struct {
-	CustomerID    int64
-	Lines         []events.LineItem // merged and sorted by ValidateLines
-	At            time.Time
-	CorrelationID string
-	// Key, when set, is the REST Idempotency-Key recorded with the order.
-	Key *Key
-	// Request, when set, is the PlaceOrder request recorded PROCESSING with the order.
-	Request *Request
-}
-
-// Change is one state change of an existing order, applied under its row lock.
-type Change struct {
-	OrderID       int64
-	At            time.Time
-	CorrelationID string
-	// Apply runs the domain rule on the locked order and reports whether it changed it. A change to
-	// CANCELED restores the stock of the order's items.
-	Apply func(*Order) (bool, error)
-	// Event is the type of the event published when Apply reports a change.
-	Event string
-	// Key, when set, is the idempotency key recorded with the answer.
-	Key *Key
-	// RequestKey, when set, is the order request marked CONFIRMED in the same transaction.
-	RequestKey string
-}
-
-// Query filters and pages a list of orders.
-type Query struct {
-	Status     string
-	CustomerID int64
-	From       *time.Time // created_at >= From
-	Before     *time.Time // created_at < Before
-	AfterID    int64
-	Limit      int // rows to fetch
-}
-
-// ProductQuery filters and pages a list of products.
-type ProductQuery struct {
-	Search  string // case-insensitive substring of sku or name
-	AfterID int64
-	Limit   int
-}
-
-// ProductPatch changes a product's price and/or stock.
-type ProductPatch struct {
-	PriceCents *int64 `json:"price_cents"`
-	Stock      *int   `json:"stock"`
-}
-
-// Store keeps products, orders, idempotency keys, order requests and the outbox. Every method that
-// changes an order publishes its event to the outbox in the same transaction.
-type Store interface {
-	CreateProduct(ctx context.Context, p Product) (Product, error)
-	Product(ctx context.Context, id int64) (Product, error)
-	Products(ctx context.Context, q ProductQuery) ([]Product, error)
-	PatchProduct(ctx context.Context, id int64, p ProductPatch, at time.Time) (Product, error)
-
-	// Create locks the products of n in ascending id order, checks them with Build, decrements the stock
-	// and inserts the order, its items, n.Key or n.Request and order.created, atomically. With a key
-	// already completed it returns the stored answer (Replayed). With a request that already exists it
-	// returns ErrRequestExists.
-	Create(ctx context.Context, n NewOrder) (Outcome, error)
-	// Replay returns the stored answer of a completed, unexpired key, or ok false.
-	Replay(ctx context.Context, k Key) (Outcome, bool, error)
-	Order(ctx context.Context, id int64) (Order, error)
-	Orders(ctx context.Context, q Query) ([]Order, error)
-	Update(ctx context.Context, c Change) (Outcome, error)
-	PurgeKeys(ctx context.Context, now time.Time) (int64, error)
-
-	Request(ctx context.Context, key string) (Request, error)
-	// Reject records a new request REJECTED with order.rejected; ErrRequestExists when it is known.
-	Reject(ctx context.Context, r Request, items []events.LineItem, at time.Time) error
-	// RejectProcessing turns a PROCESSING request REJECTED with order.rejected.
-	RejectProcessing(ctx context.Context, r Request, items []events.LineItem, at time.Time) error
-}
-
-// Customers checks customers in customers-api.
-type Customers interface {
-	// Verify returns nil when the customer exists, a business error (an apperr 4xx such as
-	// CUSTOMER_NOT_FOUND) when it does not, and any other error when the answer could not be had.
-	Verify(ctx context.Context, id int64) error
-}
-
-// Service runs the use cases of orders-api and the orders-worker.
-type Service struct {
-	Store     Store
-	Customers Customers
-	// CancelWindow is how long after its confirmation an order may still be canceled.
-	CancelWindow time.Duration
-	// IdempotencyTTL is how long an idempotency key is remembered.
-	IdempotencyTTL time.Duration
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-	// AfterCreate, when set, runs in PlaceOrder between the create and the confirm transaction. It is a
-	// test seam: the crash-recovery tests stop the process there.
-	AfterCreate func()
-}
-
 // Defaults of the Service's settings.
 const (
 	DefaultCancelWindow   = 10 * time.Minute
 	DefaultIdempotencyTTL = 24 * time.Hour
 )
 
+// Config tunes a Service. Zero values take the defaults.
+type Config struct {
+	// CancelWindow is how long after its confirmation an order may still be canceled.
+	CancelWindow time.Duration
+	// IdempotencyTTL is how long an idempotency key is remembered.
+	IdempotencyTTL time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Service runs the use cases of orders-api, and the transactions of the orders-worker's PlaceOrder.
+type Service struct {
+	store     Store
+	customers Customers
+	cfg       Config
+}
+
+// NewService returns the use cases over store, checking customers with customers.
+func NewService(store Store, customers Customers, cfg Config) *Service {
+	if cfg.CancelWindow <= 0 {
+		cfg.CancelWindow = DefaultCancelWindow
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: store, customers: customers, cfg: cfg}
+}
+
+// Render encodes an order as the body of an answer. Idempotent operations store that body with their
+// key, in the transaction of the change, so that a replay is byte for byte the first answer; the caller
+// (the api) says how an order is rendered.
+type Render func(Order) ([]byte, error)
+
+// Outcome is the answer of an idempotent operation. A fresh one has the order; a replay has only the
+// target's id and the stored body.
+type Outcome struct {
+	ID       int64
+	Order    Order
+	Body     []byte
+	Replayed bool
+}
+
 func (s *Service) now() time.Time {
-	n := time.Now
-	if s.Now != nil {
-		n = s.Now
-	}
 	// The database keeps microseconds: truncating here makes an answer equal to a later read.
-	return n().UTC().Truncate(time.Microsecond)
+	return s.cfg.Now().UTC().Truncate(time.Microsecond)
 }
 
-func (s *Service) ttl() time.Duration {
-	if s.IdempotencyTTL > 0 {
-		return s.IdempotencyTTL
-	}
-	return DefaultIdempotencyTTL
-}
-
-func (s *Service) cancelWindow() time.Duration {
-	if s.CancelWindow > 0 {
-		return s.CancelWindow
-	}
-	return DefaultCancelWindow
+// origin is the origin of a change made for the request or command in ctx.
+func (s *Service) origin(ctx context.Context) Origin {
+	return Origin{At: s.now(), CorrelationID: logging.CorrelationID(ctx)}
 }
 
 // CreateProduct adds a product.
@@ -184,28 +91,28 @@ func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error)
 	}
 	p.CreatedAt = s.now()
 	p.UpdatedAt = p.CreatedAt
-	return s.Store.CreateProduct(ctx, p)
+	return s.store.CreateProduct(ctx, p)
 }
 
 // Product returns one product.
 func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
-	return s.Store.Product(ctx, id)
+	return s.store.Product(ctx, id)
 }
 
 // Products returns a page of products (q.Limit rows plus one to tell whether more exist).
 func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, error) {
-	return s.Store.Products(ctx, q)
+	return s.store.Products(ctx, q)
 }
 
 // PatchProduct changes a product's price and/or stock.
 func (s *Service) PatchProduct(ctx context.Context, id int64, p ProductPatch) (Product, error) {
 	if p.PriceCents == nil && p.Stock == nil {
-		return Product{}, errInvalidPatchEmptyFields
+		return Product{}, apperr.Validation(apperr.FieldError{Field: "body", Message: "must set price_cents or stock"})
 	}
 	if fe := checkPriceStock(nil, p.PriceCents, p.Stock); len(fe) > 0 {
 		return Product{}, apperr.Validation(fe...)
 	}
-	return s.Store.PatchProduct(ctx, id, p, s.now())
+	return s.store.PatchProduct(ctx, id, p, s.now())
 }
 
 // checkPriceStock checks the price and the stock that are set (not nil) against their ranges.
@@ -219,15 +126,11 @@ func checkPriceStock(fe []apperr.FieldError, price *int64, stock *int) []apperr.
 	return fe
 }
 
-// CreateInput is a new order as a client asks for it.
-type CreateInput struct {
-	CustomerID int64             `json:"customer_id"`
-	Items      []events.LineItem `json:"items"`
-}
-
-func (in CreateInput) validate() ([]events.LineItem, error) {
-	lines, err := ValidateLines(in.Items)
-	if in.CustomerID <= 0 {
+// ValidateRequest checks a new order's customer and lines and returns the lines merged and sorted.
+// Every problem is reported at once.
+func ValidateRequest(customerID int64, items []events.LineItem) ([]events.LineItem, error) {
+	lines, err := ValidateLines(items)
+	if customerID <= 0 {
 		cust := apperr.FieldError{Field: "customer_id", Message: "must be a positive integer"}
 		if e := apperr.As(err); e != nil {
 			return nil, apperr.Validation(append([]apperr.FieldError{cust}, fieldErrors(e)...)...)
@@ -250,79 +153,340 @@ func fieldErrors(e *apperr.Error) []apperr.FieldError {
 // CreateOrder creates an order: the customer is checked in customers-api first (never while holding
 // row locks), then one transaction takes the stock and records the order with order.created. A
 // non-empty key makes it idempotent: the same key and body replay the first answer.
-func (s *Service) CreateOrder(ctx context.Context, in CreateInput, key string) (Outcome, error) {
-	lines, err := in.validate()
+func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []events.LineItem, key string, render Render) (Outcome, error) {
+	lines, err := ValidateRequest(customerID, items)
 	if err != nil {
 		return Outcome{}, err
 	}
-	n := NewOrder{CustomerID: in.CustomerID, Lines: lines, At: s.now(), CorrelationID: logging.CorrelationID(ctx)}
+	by := s.origin(ctx)
+	var k *Key
 	if key != "" {
 		if !events.ValidKey(key) {
 			return Outcome{}, ErrIdempotencyKeyInvalid
 		}
-		n.Key = &Key{Scope: ScopeCreate, Value: key, Hash: events.RequestHash(in.CustomerID, lines), At: n.At, ExpiresAt: n.At.Add(s.ttl())}
+		k = &Key{Scope: ScopeCreate, Value: key, Hash: events.RequestHash(customerID, lines), At: by.At, ExpiresAt: by.At.Add(s.cfg.IdempotencyTTL)}
 		// A completed key answers without asking customers-api again.
-		if out, ok, err := s.Store.Replay(ctx, *n.Key); err != nil || ok {
-			return out, err
+		if a, ok, err := s.store.Answer(ctx, *k); err != nil || ok {
+			if err != nil {
+				return Outcome{}, err
+			}
+			return k.replay(a)
 		}
 	}
-	if err := s.Customers.Verify(ctx, in.CustomerID); err != nil {
+	if err := s.customers.Verify(ctx, customerID); err != nil {
 		return Outcome{}, err
 	}
-	return s.Store.Create(ctx, n)
+	return withKeyRace(func() (Outcome, error) {
+		var out Outcome
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			out = Outcome{}
+			if k != nil {
+				// The key before any product lock: a concurrent request with the same key waits here and
+				// then replays, instead of taking stock a second time.
+				a, ok, err := tx.ClaimKey(ctx, *k)
+				if err != nil {
+					return err
+				}
+				if ok {
+					out, err = k.replay(a)
+					return err
+				}
+			}
+			o, err := takeOrder(ctx, tx, customerID, lines, by)
+			if err != nil {
+				return err
+			}
+			body, err := render(o)
+			if err != nil {
+				return err
+			}
+			if k != nil {
+				if err := tx.CompleteKey(ctx, *k, o.ID, body); err != nil {
+					return err
+				}
+			}
+			ev, err := o.Created(by)
+			if err != nil {
+				return err
+			}
+			if err := tx.Publish(ctx, ev); err != nil {
+				return err
+			}
+			out = Outcome{ID: o.ID, Order: o, Body: body}
+			return nil
+		})
+		return out, err
+	})
+}
+
+// takeOrder is the stock-taking core of every order creation: lock the products (one statement,
+// ascending id), check the lines against them, take the stock and insert the order.
+func takeOrder(ctx context.Context, tx Tx, customerID int64, lines []events.LineItem, by Origin) (Order, error) {
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ProductID
+	}
+	products, err := tx.LockProducts(ctx, ids)
+	if err != nil {
+		return Order{}, err
+	}
+	o, err := Build(customerID, lines, products, by.At)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := tx.TakeStock(ctx, o.Items, by.At); err != nil {
+		return Order{}, err
+	}
+	if err := tx.InsertOrder(ctx, &o); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// replay turns a completed key's answer into the outcome, or refuses a key used for something else.
+func (k Key) replay(a Answer) (Outcome, error) {
+	if a.Hash != k.Hash || (k.TargetID != 0 && a.TargetID != k.TargetID) {
+		return Outcome{}, ErrIdempotencyKeyReused
+	}
+	return Outcome{ID: a.TargetID, Body: a.Body, Replayed: true}, nil
+}
+
+// keyRaceAttempts bounds how often an operation is run again after losing a key race; the second run
+// sees the winner's committed answer, so more than one retry means something else is wrong.
+const keyRaceAttempts = 3
+
+func withKeyRace(run func() (Outcome, error)) (Outcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := run()
+		if !errors.Is(err, ErrKeyRace) {
+			return out, err
+		}
+		if attempt == keyRaceAttempts {
+			return Outcome{}, ErrIdempotencyKeyInUse
+		}
+	}
 }
 
 // Order returns an order with its items.
-func (s *Service) Order(ctx context.Context, id int64) (Order, error) { return s.Store.Order(ctx, id) }
+func (s *Service) Order(ctx context.Context, id int64) (Order, error) { return s.store.Order(ctx, id) }
 
 // Orders returns a page of orders without items (q.Limit rows).
 func (s *Service) Orders(ctx context.Context, q Query) ([]Order, error) {
-	if q.Status != "" && q.Status != StatusCreated && q.Status != StatusConfirmed && q.Status != StatusCanceled {
-		return nil, ErrInvalidStatus
+	if q.Status != "" && !ValidStatus(q.Status) {
+		return nil, apperr.Validation(apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
 	}
-	return s.Store.Orders(ctx, q)
+	return s.store.Orders(ctx, q)
 }
 
 // Confirm confirms an order under an idempotency key: the key, the change, the stored answer and
 // order.confirmed commit together. body is the request body, part of what the key stands for.
-func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte) (Outcome, error) {
+func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte, render Render) (Outcome, error) {
 	if key == "" {
 		return Outcome{}, ErrIdempotencyKeyRequired
 	}
 	if !events.ValidKey(key) {
 		return Outcome{}, ErrIdempotencyKeyInvalid
 	}
-	now := s.now()
+	by := s.origin(ctx)
 	sum := sha256.Sum256(body)
-	return s.Store.Update(ctx, Change{
-		OrderID: id, At: now, CorrelationID: logging.CorrelationID(ctx),
-		Apply: func(o *Order) (bool, error) { return o.Confirm(now) },
-		Event: events.OrderConfirmed,
-		Key:   &Key{Scope: ScopeConfirm, Value: key, Hash: hex.EncodeToString(sum[:]), TargetID: id, At: now, ExpiresAt: now.Add(s.ttl())},
+	k := Key{Scope: ScopeConfirm, Value: key, Hash: hex.EncodeToString(sum[:]), TargetID: id, At: by.At, ExpiresAt: by.At.Add(s.cfg.IdempotencyTTL)}
+	return withKeyRace(func() (Outcome, error) {
+		var out Outcome
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			out = Outcome{}
+			// The key before the order's lock: a concurrent request with the same key waits on the key
+			// and then replays instead of changing the order again.
+			a, ok, err := tx.ClaimKey(ctx, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out, err = k.replay(a)
+				return err
+			}
+			o, err := tx.LockOrder(ctx, id)
+			if err != nil {
+				return err
+			}
+			evs, err := o.Confirm(by)
+			if err != nil {
+				return err
+			}
+			if len(evs) > 0 {
+				if err := tx.SaveOrder(ctx, o); err != nil {
+					return err
+				}
+			}
+			b, err := render(o)
+			if err != nil {
+				return err
+			}
+			if err := tx.CompleteKey(ctx, k, o.ID, b); err != nil {
+				return err
+			}
+			if err := tx.Publish(ctx, evs...); err != nil {
+				return err
+			}
+			out = Outcome{ID: o.ID, Order: o, Body: b}
+			return nil
+		})
+		return out, err
 	})
 }
 
 // Cancel cancels an order and restores its stock, exactly once.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
-	now := s.now()
-	out, err := s.Store.Update(ctx, Change{
-		OrderID: id, At: now, CorrelationID: logging.CorrelationID(ctx),
-		Apply: func(o *Order) (bool, error) { return o.Cancel(now, s.cancelWindow()) },
-		Event: events.OrderCanceled,
+	by := s.origin(ctx)
+	var o Order
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if o, err = tx.LockOrder(ctx, id); err != nil {
+			return err
+		}
+		evs, err := o.Cancel(by, s.cfg.CancelWindow)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		if err := tx.RestoreStock(ctx, o.Items, by.At); err != nil {
+			return err
+		}
+		if err := tx.SaveOrder(ctx, o); err != nil {
+			return err
+		}
+		return tx.Publish(ctx, evs...)
 	})
-	return out.Order, err
+	if err != nil {
+		return Order{}, err
+	}
+	return o, nil
 }
 
 // PurgeKeys deletes expired idempotency keys; after that they count as new.
 func (s *Service) PurgeKeys(ctx context.Context) (int64, error) {
-	return s.Store.PurgeKeys(ctx, s.now())
+	return s.store.PurgeKeys(ctx, s.now())
 }
 
-// Body encodes an order as the body of an answer.
-func Body(o Order) ([]byte, error) {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return nil, fmt.Errorf("encode order %d: %w", o.ID, err)
+// OrderRequest returns the state of a create-and-confirm request, with its order (and items) when one
+// exists.
+func (s *Service) OrderRequest(ctx context.Context, key string) (events.OrderRequest, error) {
+	if !events.ValidKey(key) {
+		return events.OrderRequest{}, ErrRequestNotFound
 	}
-	return b, nil
+	r, err := s.store.Request(ctx, key)
+	if err != nil {
+		return events.OrderRequest{}, err
+	}
+	if r.OrderID == 0 {
+		return r.View(nil), nil
+	}
+	o, err := s.store.Order(ctx, r.OrderID)
+	if err != nil {
+		return events.OrderRequest{}, fmt.Errorf("order of request %s: %w", key, err)
+	}
+	return r.View(&o), nil
+}
+
+// Request returns the recorded order request with key (ErrRequestNotFound when none).
+func (s *Service) Request(ctx context.Context, key string) (Request, error) {
+	return s.store.Request(ctx, key)
+}
+
+// VerifyCustomer asks customers-api whether the customer exists (see Customers.Verify).
+func (s *Service) VerifyCustomer(ctx context.Context, id int64) error {
+	return s.customers.Verify(ctx, id)
+}
+
+// CreateForRequest is the first transaction of a PlaceOrder: it records r PROCESSING, takes the stock
+// and creates the order with order.created. The request row comes first, so a concurrent delivery of
+// the same command waits on it and then fails with ErrRequestExists instead of taking stock twice.
+func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []events.LineItem) (Order, error) {
+	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	var o Order
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.InsertRequest(ctx, r, by.At); err != nil {
+			return err
+		}
+		var err error
+		if o, err = takeOrder(ctx, tx, r.CustomerID, lines, by); err != nil {
+			return err
+		}
+		if err := tx.LinkRequest(ctx, r.IdempotencyKey, o.ID, by.At); err != nil {
+			return err
+		}
+		ev, err := o.Created(by)
+		if err != nil {
+			return err
+		}
+		return tx.Publish(ctx, ev)
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// ConfirmRequest is the second transaction of a PlaceOrder: the order r made goes CREATED→CONFIRMED
+// with order.confirmed, and r CONFIRMED. An order canceled in between can not be confirmed: r is
+// rejected with that error and order.rejected instead, in the same transaction. It returns the final
+// request.
+func (s *Service) ConfirmRequest(ctx context.Context, r Request) (Request, error) {
+	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	final := r
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		final = r
+		o, err := tx.LockOrder(ctx, r.OrderID)
+		if err != nil {
+			return err
+		}
+		evs, err := o.Confirm(by)
+		if errors.Is(err, ErrNotConfirmable) {
+			rejected, ev, err := r.Reject(err, o.Lines(), by)
+			if err != nil {
+				return err
+			}
+			changed, err := tx.FinishRequest(ctx, r.IdempotencyKey, events.RequestRejected, rejected.Error, by.At)
+			if err != nil || !changed {
+				return err
+			}
+			final = rejected
+			return tx.Publish(ctx, ev)
+		}
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
+			if err := tx.SaveOrder(ctx, o); err != nil {
+				return err
+			}
+		}
+		changed, err := tx.FinishRequest(ctx, r.IdempotencyKey, events.RequestConfirmed, nil, by.At)
+		if err != nil {
+			return err
+		}
+		if changed {
+			final.Status = events.RequestConfirmed
+		}
+		return tx.Publish(ctx, evs...)
+	})
+	return final, err
+}
+
+// RejectRequest records r REJECTED for cause (a business error) with order.rejected, atomically;
+// ErrRequestExists when the key is already recorded (a concurrent delivery decided first).
+func (s *Service) RejectRequest(ctx context.Context, r Request, items []events.LineItem, cause error) (Request, error) {
+	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	rejected, ev, err := r.Reject(cause, items, by)
+	if err != nil {
+		return Request{}, err
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.InsertRequest(ctx, rejected, by.At); err != nil {
+			return err
+		}
+		return tx.Publish(ctx, ev)
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	return rejected, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 )
 
 // clock is a settable clock for the service.
@@ -32,7 +33,7 @@ func (c *clock) add(d time.Duration) {
 
 func (e *env) useClock() *clock {
 	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
-	e.svc.Now = c.Now
+	e.configure(func(cfg *order.Config) { cfg.Now = c.Now })
 	return c
 }
 
@@ -62,7 +63,7 @@ func TestConfirm(t *testing.T) {
 	})
 
 	first := e.do("POST", path, nil, "X-Idempotency-Key", "confirm-1", "X-Correlation-Id", "corr-confirm")
-	var c order.Order
+	var c orderapi.Order
 	first.json(t, &c)
 	if first.status != 200 || c.Status != "CONFIRMED" || c.ConfirmedAt == nil || c.ID != o.ID || !reflect.DeepEqual(c.Items, o.Items) || first.header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("got %d %s, want 200 CONFIRMED", first.status, first.body)
@@ -97,7 +98,7 @@ func TestConfirm(t *testing.T) {
 	})
 	t.Run("already confirmed, new key", func(t *testing.T) {
 		r := e.do("POST", path, nil, "X-Idempotency-Key", "confirm-2")
-		var got order.Order
+		var got orderapi.Order
 		r.json(t, &got)
 		if r.status != 200 || got.Status != "CONFIRMED" || !got.ConfirmedAt.Equal(*c.ConfirmedAt) || r.header.Get("Idempotent-Replayed") != "" {
 			t.Errorf("got %d %s, want 200 with the unchanged order", r.status, r.body)
@@ -183,7 +184,7 @@ func TestConfirmRace(t *testing.T) {
 func TestIdempotencyKeyExpiry(t *testing.T) {
 	e := newEnv(t)
 	clk := e.useClock()
-	e.svc.IdempotencyTTL = time.Hour
+	e.configure(func(cfg *order.Config) { cfg.IdempotencyTTL = time.Hour })
 	p := e.product("EX-1", 100, 10)
 	a, b := e.createOrder(1, [2]int64{p, 1}), e.createOrder(1, [2]int64{p, 1})
 
@@ -196,7 +197,7 @@ func TestIdempotencyKeyExpiry(t *testing.T) {
 	clk.add(time.Hour + time.Second)
 	// Expired keys count as new even before the purge has run.
 	r := e.do("POST", "/orders/"+id(b.ID)+"/confirm", nil, "X-Idempotency-Key", "ttl-key")
-	var got order.Order
+	var got orderapi.Order
 	r.json(t, &got)
 	if r.status != 200 || got.ID != b.ID || got.Status != "CONFIRMED" {
 		t.Errorf("after the ttl: got %d %s, want 200 for order %d", r.status, r.body, b.ID)
@@ -207,8 +208,8 @@ func TestIdempotencyKeyExpiry(t *testing.T) {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
 	clk.add(30 * time.Minute)
-	if _, err := e.db.Exec(`INSERT INTO idempotency_keys (scope, idem_key, request_hash, target_id, status_code, response_body, created_at, expires_at)
-		VALUES ('confirm', 'old-1', REPEAT('0', 64), 1, 200, '{}', ?, ?), ('confirm', 'old-2', REPEAT('0', 64), 1, 200, '{}', ?, ?)`,
+	if _, err := e.db.Exec(`INSERT INTO idempotency_keys (scope, idem_key, request_hash, target_id, response_body, created_at, expires_at)
+		VALUES ('confirm', 'old-1', REPEAT('0', 64), 1, '{}', ?, ?), ('confirm', 'old-2', REPEAT('0', 64), 1, '{}', ?, ?)`,
 		clk.Now().Add(-3*time.Hour), clk.Now().Add(-2*time.Hour), clk.Now().Add(-3*time.Hour), clk.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -235,19 +236,19 @@ func TestIdempotencyKeyExpiry(t *testing.T) {
 func TestCancel(t *testing.T) {
 	e := newEnv(t)
 	clk := e.useClock()
-	e.svc.CancelWindow = 10 * time.Minute
+	e.configure(func(cfg *order.Config) { cfg.CancelWindow = 10 * time.Minute })
 	p := e.product("CN-1", 300, 20)
 
-	cancel := func(o order.Order) (response, order.Order) {
+	cancel := func(o orderapi.Order) (response, orderapi.Order) {
 		t.Helper()
 		r := e.do("POST", "/orders/"+id(o.ID)+"/cancel", nil)
-		var got order.Order
+		var got orderapi.Order
 		if r.status == 200 {
 			r.json(t, &got)
 		}
 		return r, got
 	}
-	confirm := func(o order.Order) {
+	confirm := func(o orderapi.Order) {
 		t.Helper()
 		if r := e.do("POST", "/orders/"+id(o.ID)+"/confirm", nil, "X-Idempotency-Key", "c-"+id(o.ID)); r.status != 200 {
 			t.Fatalf("confirm: got %d %s", r.status, r.body)

@@ -16,7 +16,8 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/sqldb"
-	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderapi"
+	"github.com/b2b/backoffice/services/orders/internal/orderstest"
 )
 
 func TestCreateOrder(t *testing.T) {
@@ -27,9 +28,9 @@ func TestCreateOrder(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("got %d %s, want 201", r.status, r.body)
 	}
-	var o order.Order
+	var o orderapi.Order
 	r.json(t, &o)
-	want := []order.Item{{ProductID: a, Qty: 3, UnitPriceCents: 1000, SubtotalCents: 3000}, {ProductID: b, Qty: 1, UnitPriceCents: 250, SubtotalCents: 250}}
+	want := []orderapi.Item{{ProductID: a, Qty: 3, UnitPriceCents: 1000, SubtotalCents: 3000}, {ProductID: b, Qty: 1, UnitPriceCents: 250, SubtotalCents: 250}}
 	if o.ID == 0 || o.CustomerID != 2 || o.Status != "CREATED" || o.TotalCents != 3250 || !reflect.DeepEqual(o.Items, want) || o.ConfirmedAt != nil || o.CanceledAt != nil {
 		t.Errorf("got order %+v, want CREATED for customer 2, total 3250, items %+v", o, want)
 	}
@@ -59,12 +60,13 @@ func TestCreateOrder(t *testing.T) {
 	if err := json.Unmarshal(env.Data, &snap); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(snap, o.Snapshot()) {
-		t.Errorf("event data: got %+v, want %+v", snap, o.Snapshot())
+	// The snapshot is the order as the API answered it.
+	if got, _ := json.Marshal(snap); !bytes.Equal(got, r.body) {
+		t.Errorf("event data:\n got %s\nwant %s", got, r.body)
 	}
 	// customers-api was asked with the caller's correlation id.
-	if !strings.Contains(e.cust.logs.String(), `"correlation_id":"corr-create-1"`) {
-		t.Errorf("customers-api logs lack the correlation id:\n%s", e.cust.logs.String())
+	if !strings.Contains(e.cust.Logs.String(), `"correlation_id":"corr-create-1"`) {
+		t.Errorf("customers-api logs lack the correlation id:\n%s", e.cust.Logs.String())
 	}
 }
 
@@ -120,13 +122,11 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	a := e.product("A-3", 1000, 5)
 
 	t.Run("5xx", func(t *testing.T) {
-		old := e.svc.Customers
-		defer func() { e.svc.Customers = old }()
-		cl, err := customerclient.New(standIn(t, 500).URL, token, 0, nil)
+		cl, err := customerclient.New(orderstest.StandIn(t, 500).URL, token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc.Customers = cl
+		e.useCustomers(t, cl)
 		r := e.do("POST", "/orders", orderBody(1, [2]int64{a, 1}))
 		if r.status != 503 || r.code() != "CUSTOMERS_UNAVAILABLE" {
 			t.Errorf("got %d %s, want 503 CUSTOMERS_UNAVAILABLE", r.status, r.body)
@@ -142,13 +142,11 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 		}))
 		defer slow.Close()
 		defer close(release)
-		old := e.svc.Customers
-		defer func() { e.svc.Customers = old }()
 		cl, err := customerclient.New(slow.URL, token, 200*time.Millisecond, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc.Customers = cl
+		e.useCustomers(t, cl)
 		r := e.do("POST", "/orders", orderBody(1, [2]int64{a, 1}))
 		if r.status != 503 || r.code() != "CUSTOMERS_UNAVAILABLE" {
 			t.Errorf("got %d %s, want 503 CUSTOMERS_UNAVAILABLE", r.status, r.body)
@@ -157,26 +155,22 @@ func TestCreateOrderCustomersDown(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
-		old := e.svc.Customers
-		defer func() { e.svc.Customers = old }()
 		cl, err := customerclient.New(dead.URL, token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc.Customers = cl
+		e.useCustomers(t, cl)
 		r := e.do("POST", "/orders", orderBody(1, [2]int64{a, 1}))
 		if r.status != 503 || r.code() != "CUSTOMERS_UNAVAILABLE" {
 			t.Errorf("got %d %s, want 503 CUSTOMERS_UNAVAILABLE", r.status, r.body)
 		}
 	})
 	t.Run("a 404 that is not customers-api's answer", func(t *testing.T) {
-		old := e.svc.Customers
-		defer func() { e.svc.Customers = old }()
 		cl, err := customerclient.New(e.cust.URL+"/dev", token, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc.Customers = cl
+		e.useCustomers(t, cl)
 		r := e.do("POST", "/orders", orderBody(1, [2]int64{a, 1}))
 		if r.status != 503 || r.code() != "CUSTOMERS_UNAVAILABLE" {
 			t.Errorf("got %d %s, want 503 CUSTOMERS_UNAVAILABLE", r.status, r.body)

@@ -4,26 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/web"
+	"github.com/b2b/backoffice/services/customers/customerstest"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+	"github.com/b2b/backoffice/services/orders/internal/orderstest"
 )
 
 const token = "test-service-token"
@@ -32,26 +30,29 @@ const token = "test-service-token"
 type env struct {
 	t    *testing.T
 	db   *dbtest.DB
-	svc  *order.Service
-	h    http.Handler
 	url  string
-	cust *customersAPI
+	cust *customerstest.Server
 	hc   *http.Client
 	logs *proctest.Buffer
+
+	mu        sync.Mutex
+	cfg       order.Config
+	customers order.Customers
+	svc       *order.Service
+	h         http.Handler
 }
 
 // newEnv starts orders-api against a fresh orders database and a customers-api holding customers 1..3.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, db: dbtest.New(t, "orders"), cust: startCustomers(t), logs: &proctest.Buffer{}}
+	e := &env{t: t, db: dbtest.New(t, "orders"), cust: customerstest.Start(t, token), logs: &proctest.Buffer{}}
 	cl, err := customerclient.New(e.cust.URL, token, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = &order.Service{Store: orderdb.New(e.db.DB), Customers: cl}
-	log := logging.New(e.logs, "orders-api", "info")
-	e.h = orderapi.Routes(log, e.svc, token, map[string]web.Check{"db": func(ctx context.Context) error { return e.db.PingContext(ctx) }})
-	srv := httptest.NewServer(e.h)
+	e.customers = cl
+	e.rebuild()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler().ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -60,10 +61,40 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(tr.CloseIdleConnections)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("orders-api logs:\n%s\ncustomers-api logs:\n%s", e.logs.String(), e.cust.logs.String())
+			t.Logf("orders-api logs:\n%s", e.logs.String())
 		}
 	})
 	return e
+}
+
+// rebuild makes the service and the routes anew from e.cfg and e.customers; the test server serves the
+// new ones from the next request on.
+func (e *env) rebuild() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.svc = order.NewService(orderdb.New(e.db.DB), e.customers, e.cfg)
+	log := logging.New(e.logs, "orders-api", "info")
+	e.h = orderapi.Routes(log, e.svc, token, map[string]web.Check{"db": func(ctx context.Context) error { return e.db.PingContext(ctx) }})
+}
+
+func (e *env) handler() http.Handler {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.h
+}
+
+// configure changes the service's settings.
+func (e *env) configure(change func(*order.Config)) {
+	change(&e.cfg)
+	e.rebuild()
+}
+
+// useCustomers makes orders-api ask c for customers until the test (or subtest) t ends.
+func (e *env) useCustomers(t *testing.T, c order.Customers) {
+	old := e.customers
+	e.customers = c
+	e.rebuild()
+	t.Cleanup(func() { e.customers = old; e.rebuild() })
 }
 
 type response struct {
@@ -134,7 +165,7 @@ func (e *env) product(sku string, price int64, stock int) int64 {
 	if r.status != 201 {
 		e.t.Fatalf("create product: got %d %s, want 201", r.status, r.body)
 	}
-	var p order.Product
+	var p orderapi.Product
 	r.json(e.t, &p)
 	return p.ID
 }
@@ -150,31 +181,11 @@ func (e *env) stock(id int64) int {
 
 func (e *env) count(query string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.db.QueryRow(query, args...).Scan(&n); err != nil {
-		e.t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return orderstest.Count(e.t, e.db.DB, query, args...)
 }
 
-// events returns the outbox rows' type and aggregate version, in outbox order, for aggregate id.
 func (e *env) events(aggregateID string) []string {
-	e.t.Helper()
-	rows, err := e.db.Query(`SELECT JSON_VALUE(payload, '$.type'), JSON_VALUE(payload, '$.aggregate_version') FROM outbox
-		WHERE JSON_VALUE(payload, '$.aggregate_id') = ? ORDER BY `+"`offset`", aggregateID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var typ, v string
-		if err := rows.Scan(&typ, &v); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, typ+"@"+v)
-	}
-	return out
+	return orderstest.Events(e.t, e.db.DB, aggregateID)
 }
 
 func (e *env) eventCount(typ string) int {
@@ -182,13 +193,13 @@ func (e *env) eventCount(typ string) int {
 	return e.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.type') = ?`, typ)
 }
 
-func (e *env) createOrder(customerID int64, items ...[2]int64) order.Order {
+func (e *env) createOrder(customerID int64, items ...[2]int64) orderapi.Order {
 	e.t.Helper()
 	r := e.do("POST", "/orders", orderBody(customerID, items...))
 	if r.status != 201 {
 		e.t.Fatalf("create order: got %d %s, want 201", r.status, r.body)
 	}
-	var o order.Order
+	var o orderapi.Order
 	r.json(e.t, &o)
 	return o
 }
@@ -203,87 +214,6 @@ func orderBody(customerID int64, items ...[2]int64) map[string]any {
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
-// customersAPI is the real customers-api binary, built once per test run and started per test on a
-// fresh customers database holding customers 1, 2 and 3.
-type customersAPI struct {
-	URL  string
-	logs *proctest.Buffer
-}
-
 func TestMain(m *testing.M) { proctest.Main(m) }
 
-func startCustomers(t *testing.T) *customersAPI {
-	t.Helper()
-	db := dbtest.New(t, "customers")
-	c := &customersAPI{logs: &proctest.Buffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, proctest.Build(t, "github.com/b2b/backoffice/services/customers/cmd/customers-api"))
-	cmd.Env = []string{"PORT=0", "DB_DSN=" + db.DSN, "SERVICE_TOKEN=" + token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info"}
-	cmd.Stdout, cmd.Stderr = c.logs, c.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for c.URL == "" {
-		select {
-		case <-done:
-			t.Fatalf("customers-api exited:\n%s", c.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("customers-api did not start:\n%s", c.logs.String())
-		}
-		for _, line := range strings.Split(c.logs.String(), "\n") {
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "listening" {
-				_, port, _ := net.SplitHostPort(m.Addr)
-				c.URL = "http://127.0.0.1:" + port
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for i := 1; i <= 3; i++ {
-		body := fmt.Sprintf(`{"name":"Customer %d","email":"c%d@example.com"}`, i, i)
-		resp, err := http.Post(c.URL+"/customers", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 201 || !strings.Contains(string(b), fmt.Sprintf(`"id":%d`, i)) {
-			t.Fatalf("create customer %d: got %d %s", i, resp.StatusCode, b)
-		}
-	}
-	return c
-}
-
-// standIn is a stand-in for a customers-api that is failing: it answers every lookup with status.
-func standIn(t *testing.T, status int) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		web.RespondRaw(w, status, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// nothingWritten asserts that no order, item, key, request or event exists.
-func (e *env) nothingWritten() {
-	e.t.Helper()
-	for _, table := range []string{"orders", "order_items", "idempotency_keys", "order_requests", "outbox"} {
-		if n := e.count(`SELECT COUNT(*) FROM ` + table); n != 0 {
-			e.t.Errorf("%s: got %d rows, want 0", table, n)
-		}
-	}
-}
+func (e *env) nothingWritten() { orderstest.NothingWritten(e.t, e.db.DB) }

@@ -20,15 +20,8 @@ type handler struct {
 	svc *order.Service
 }
 
-type productInput struct {
-	SKU        *string `json:"sku"`
-	Name       *string `json:"name"`
-	PriceCents *int64  `json:"price_cents"`
-	Stock      *int    `json:"stock"`
-}
-
 func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
-	var in productInput
+	var in CreateProductRequest
 	if err := web.Decode(w, r, &in); err != nil {
 		web.Error(w, r, err)
 		return
@@ -49,7 +42,7 @@ func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/products/"+strconv.FormatInt(p.ID, 10))
-	web.Respond(w, http.StatusCreated, p)
+	web.Respond(w, http.StatusCreated, productWire(p))
 }
 
 func sortFields(f []apperr.FieldError) []apperr.FieldError {
@@ -77,7 +70,7 @@ func (h handler) getProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, p)
+	web.Respond(w, http.StatusOK, productWire(p))
 }
 
 func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +89,11 @@ func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, web.NewList(rows, page.Limit, func(p order.Product) int64 { return p.ID }))
+	out := make([]Product, len(rows))
+	for i, p := range rows {
+		out[i] = productWire(p)
+	}
+	web.Respond(w, http.StatusOK, web.NewList(out, page.Limit, func(p Product) int64 { return p.ID }))
 }
 
 func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
@@ -105,31 +102,31 @@ func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	var in order.ProductPatch
+	var in PatchProductRequest
 	if err := web.Decode(w, r, &in); err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	p, err := h.svc.PatchProduct(r.Context(), id, in)
+	p, err := h.svc.PatchProduct(r.Context(), id, order.ProductPatch{PriceCents: in.PriceCents, Stock: in.Stock})
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, p)
+	web.Respond(w, http.StatusOK, productWire(p))
 }
 
 func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
-	var in order.CreateInput
+	var in CreateOrderRequest
 	if err := web.Decode(w, r, &in); err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	out, err := h.svc.CreateOrder(r.Context(), in, r.Header.Get(HeaderIdempotencyKey))
+	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, r.Header.Get(HeaderIdempotencyKey), encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/orders/"+strconv.FormatInt(out.Order.ID, 10))
+	w.Header().Set("Location", "/orders/"+strconv.FormatInt(out.ID, 10))
 	respondOutcome(w, http.StatusCreated, out)
 }
 
@@ -152,7 +149,7 @@ func (h handler) getOrder(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, o)
+	web.Respond(w, http.StatusOK, orderWire(o))
 }
 
 func (h handler) listOrders(w http.ResponseWriter, r *http.Request) {
@@ -166,7 +163,11 @@ func (h handler) listOrders(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, web.NewList(rows, limit, func(o order.Order) int64 { return o.ID }))
+	out := make([]Order, len(rows))
+	for i, o := range rows {
+		out[i] = orderWire(o)
+	}
+	web.Respond(w, http.StatusOK, web.NewList(out, limit, func(o Order) int64 { return o.ID }))
 }
 
 // parseOrderQuery reads the filters of GET /orders. from is inclusive; to is inclusive too: a date
@@ -179,7 +180,7 @@ func parseOrderQuery(r *http.Request) (order.Query, int, error) {
 	v := r.URL.Query()
 	q := order.Query{Status: v.Get("status"), AfterID: page.AfterID, Limit: page.Limit + 1}
 	var fe []apperr.FieldError
-	if q.Status != "" && q.Status != order.StatusCreated && q.Status != order.StatusConfirmed && q.Status != order.StatusCanceled {
+	if q.Status != "" && !order.ValidStatus(q.Status) {
 		fe = append(fe, apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
 	}
 	if s := v.Get("customer_id"); s != "" {
@@ -258,7 +259,7 @@ func (h handler) confirm(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, apperr.ErrTooLarge)
 		return
 	}
-	out, err := h.svc.Confirm(r.Context(), id, r.Header.Get(HeaderConfirmIdempotencyKey), body)
+	out, err := h.svc.Confirm(r.Context(), id, r.Header.Get(HeaderConfirmIdempotencyKey), body, encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -277,7 +278,7 @@ func (h handler) cancel(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	web.Respond(w, http.StatusOK, o)
+	web.Respond(w, http.StatusOK, orderWire(o))
 }
 
 func (h handler) orderRequest(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/b2b/backoffice/services/orders/internal/order"
+	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 )
 
 type page[T any] struct {
@@ -46,13 +47,13 @@ func all[T any](e *env, path string, idOf func(T) int64) []int64 {
 	return nil
 }
 
-func orderID(o order.Order) int64     { return o.ID }
-func productID(p order.Product) int64 { return p.ID }
+func orderID(o orderapi.Order) int64     { return o.ID }
+func productID(p orderapi.Product) int64 { return p.ID }
 
 func TestProducts(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("POST", "/products", map[string]any{"sku": "KB-RED", "name": "Red Keyboard", "price_cents": 4999, "stock": 3})
-	var p order.Product
+	var p orderapi.Product
 	r.json(t, &p)
 	if r.status != 201 || p.ID == 0 || p.SKU != "KB-RED" || p.Name != "Red Keyboard" || p.PriceCents != 4999 || p.Stock != 3 || p.CreatedAt.IsZero() {
 		t.Fatalf("create: got %d %s", r.status, r.body)
@@ -121,7 +122,7 @@ func TestProducts(t *testing.T) {
 
 	// PATCH price and/or stock.
 	r = e.do("PATCH", "/products/"+id(p.ID), map[string]any{"price_cents": 4500})
-	var got order.Product
+	var got orderapi.Product
 	r.json(t, &got)
 	if r.status != 200 || got.PriceCents != 4500 || got.Stock != 3 || !got.UpdatedAt.After(p.UpdatedAt) {
 		t.Errorf("patch price: got %d %s", r.status, r.body)

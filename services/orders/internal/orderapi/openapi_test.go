@@ -15,6 +15,7 @@ import (
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
+	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
 
 // TestOpenAPIContract sends requests for every documented operation, with successes and errors, and
@@ -105,11 +106,14 @@ func TestOpenAPIContract(t *testing.T) {
 	call("POST", "/orders/1/cancel", "", 409)
 
 	auth := []string{"Authorization", "Bearer " + token}
-	if err := e.svc.PlaceOrder(t.Context(), events.PlaceOrder{IdempotencyKey: "oa-req-ok", CustomerID: 1, Items: []events.LineItem{{ProductID: 1, Qty: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.PlaceOrder(t.Context(), events.PlaceOrder{IdempotencyKey: "oa-req-short", CustomerID: 1, Items: []events.LineItem{{ProductID: 2, Qty: 9}}}); err != nil {
-		t.Fatal(err)
+	worker := orderworker.New(e.svc, logging.New(io.Discard, "orders-worker", "error"))
+	for _, cmd := range []events.PlaceOrder{
+		{IdempotencyKey: "oa-req-ok", CustomerID: 1, Items: []events.LineItem{{ProductID: 1, Qty: 1}}},
+		{IdempotencyKey: "oa-req-short", CustomerID: 1, Items: []events.LineItem{{ProductID: 2, Qty: 9}}},
+	} {
+		if _, err := worker.PlaceOrder(t.Context(), cmd); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if body := call("GET", "/internal/order-requests/oa-req-ok", "", 200, auth...); !strings.Contains(string(body), `"status":"CONFIRMED"`) {
 		t.Errorf("order request: got %s", body)

@@ -1,5 +1,6 @@
-// Package orderdb stores products, orders, idempotency keys and order requests in MySQL/MariaDB, and
-// writes each order change and its outbox event in one transaction.
+// Package orderdb stores products, orders, idempotency keys and order requests in MySQL/MariaDB. It
+// implements order.Store: reads and product writes as methods, and the steps of an order's transaction
+// as order.Tx, whose Publish writes the outbox in the same transaction.
 package orderdb
 
 import (
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/outbox"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
@@ -21,6 +24,11 @@ type Store struct {
 // New returns a Store on db.
 func New(db *sql.DB) *Store { return &Store{db: db} }
 
+var (
+	_ order.Store = (*Store)(nil)
+	_ order.Tx    = tx{}
+)
+
 // Ping checks that the orders table answers. A plain connection ping is not enough: pooled
 // connections keep answering it after the database was dropped.
 func (s *Store) Ping(ctx context.Context) error {
@@ -28,21 +36,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	return err
 }
 
-var _ order.Store = (*Store)(nil)
+// InTx runs fn in one transaction (sqldb.InTx: committed, deadlocks retried from the start).
+func (s *Store) InTx(ctx context.Context, fn func(order.Tx) error) error {
+	return sqldb.InTx(ctx, s.db, func(t *sql.Tx) error { return fn(tx{t}) })
+}
 
-// errKeyRace means a concurrent transaction committed the same idempotency key while ours ran: running
-// ours again replays the answer it stored.
-var errKeyRace = errors.New("idempotency key claimed concurrently")
+// tx is the order.Tx of one database transaction.
+type tx struct{ tx *sql.Tx }
 
-// keyRaceAttempts bounds how often an operation is run again after losing a key race; the second run
-// sees the winner's committed answer, so more than one retry means something else is wrong.
-const keyRaceAttempts = 3
+func (t tx) Publish(ctx context.Context, evs ...events.Envelope) error {
+	return outbox.Publish(ctx, t.tx, evs...)
+}
 
-// Created and OK are the statuses stored with the answers of the idempotent operations.
-const (
-	statusCreated = 201
-	statusOK      = 200
-)
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+type scanner interface{ Scan(dest ...any) error }
 
 // CreateProduct inserts a product; a taken sku is SKU_TAKEN.
 func (s *Store) CreateProduct(ctx context.Context, p order.Product) (order.Product, error) {
@@ -63,8 +74,6 @@ func (s *Store) CreateProduct(ctx context.Context, p order.Product) (order.Produ
 
 const productCols = `id, sku, name, price_cents, stock, created_at, updated_at`
 
-type scanner interface{ Scan(dest ...any) error }
-
 func scanProduct(r scanner) (order.Product, error) {
 	var p order.Product
 	err := r.Scan(&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock, &p.CreatedAt, &p.UpdatedAt)
@@ -76,15 +85,10 @@ func (s *Store) Product(ctx context.Context, id int64) (order.Product, error) {
 	return getProduct(ctx, s.db, id, "")
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 func getProduct(ctx context.Context, q querier, id int64, lock string) (order.Product, error) {
 	p, err := scanProduct(q.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return order.Product{}, order.ErrProductNotFound.WithDetails(map[string]int64{"product_id": id})
+		return order.Product{}, order.ErrProductNotFound.WithDetails(order.MissingProduct{ProductID: id})
 	}
 	if err != nil {
 		return order.Product{}, fmt.Errorf("get product %d: %w", id, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
 )
@@ -18,14 +20,33 @@ import (
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	t  *testing.T
-	db *dbtest.DB
-	s  *orderdb.Store
+	t   *testing.T
+	db  *dbtest.DB
+	s   *orderdb.Store
+	svc *order.Service
+	now time.Time // the service's clock
+	mu  sync.Mutex
 }
 
+// newFixture is a store on a fresh orders database and the order use cases over it. The use cases
+// used here never ask customers-api, so there is no customers client.
 func newFixture(t *testing.T) *fixture {
 	db := dbtest.New(t, "orders")
-	return &fixture{t: t, db: db, s: orderdb.New(db.DB)}
+	f := &fixture{t: t, db: db, s: orderdb.New(db.DB), now: t0}
+	f.svc = order.NewService(f.s, nil, order.Config{Now: f.clock})
+	return f
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fixture) at(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = t
 }
 
 func (f *fixture) product(sku string, price int64, stock int) int64 {
@@ -96,25 +117,31 @@ func (f *fixture) outbox() []row {
 	return out
 }
 
+// create records a PlaceOrder request and creates its order (the worker's first transaction).
 func (f *fixture) create(customerID int64, lines ...events.LineItem) order.Order {
 	f.t.Helper()
-	out, err := f.s.Create(context.Background(), order.NewOrder{CustomerID: customerID, Lines: lines, At: t0, CorrelationID: "corr-create"})
+	key := fmt.Sprintf("req-%d", f.count(`SELECT COUNT(*) FROM order_requests`)+1)
+	req := order.RequestFor(events.PlaceOrder{IdempotencyKey: key, CustomerID: customerID, Items: lines, CorrelationID: "corr-create"})
+	o, err := f.svc.CreateForRequest(context.Background(), req, lines)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return out.Order
+	return o
 }
 
-func change(id int64, at time.Time, corr, event string, apply func(*order.Order) (bool, error)) order.Change {
-	return order.Change{OrderID: id, At: at, CorrelationID: corr, Event: event, Apply: apply}
+func render(o order.Order) ([]byte, error) {
+	return json.Marshal(map[string]any{"id": o.ID, "status": o.Status})
 }
 
-func confirm(id int64, at time.Time) order.Change {
-	return change(id, at, "corr-confirm", events.OrderConfirmed, func(o *order.Order) (bool, error) { return o.Confirm(at) })
+func (f *fixture) confirm(id int64, at time.Time) (order.Outcome, error) {
+	f.at(at)
+	ctx := logging.WithCorrelationID(context.Background(), "corr-confirm")
+	return f.svc.Confirm(ctx, id, fmt.Sprintf("confirm-%d-%d", id, at.UnixNano()), nil, render)
 }
 
-func cancel(id int64, at time.Time) order.Change {
-	return change(id, at, "corr-cancel", events.OrderCanceled, func(o *order.Order) (bool, error) { return o.Cancel(at, 10*time.Minute) })
+func (f *fixture) cancel(id int64, at time.Time) (order.Order, error) {
+	f.at(at)
+	return f.svc.Cancel(logging.WithCorrelationID(context.Background(), "corr-cancel"), id)
 }
 
 // Each change of an order leaves one outbox row whose payload carries the order as it is after the
@@ -124,10 +151,10 @@ func TestOutboxRowsFollowTheOrder(t *testing.T) {
 	ctx := context.Background()
 	p1, p2 := f.product("P1", 250, 10), f.product("P2", 1000, 5)
 	o := f.create(7, events.LineItem{ProductID: p1, Qty: 4}, events.LineItem{ProductID: p2, Qty: 1})
-	if _, err := f.s.Update(ctx, confirm(o.ID, t0.Add(time.Minute))); err != nil {
+	if _, err := f.confirm(o.ID, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.Update(ctx, cancel(o.ID, t0.Add(2*time.Minute))); err != nil {
+	if _, err := f.cancel(o.ID, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -188,18 +215,17 @@ func TestOutboxRowsFollowTheOrder(t *testing.T) {
 // leave the version where it was, so aggregate_version has no gaps.
 func TestNoEventWithoutAChange(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	p := f.product("P", 100, 10)
 	o := f.create(1, events.LineItem{ProductID: p, Qty: 3})
-	if _, err := f.s.Update(ctx, confirm(o.ID, t0.Add(time.Second))); err != nil {
+	if _, err := f.confirm(o.ID, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	out, err := f.s.Update(ctx, confirm(o.ID, t0.Add(2*time.Second)))
+	out, err := f.confirm(o.ID, t0.Add(2*time.Second))
 	if err != nil || out.Order.Version != 2 || !out.Order.ConfirmedAt.Equal(t0.Add(time.Second)) {
 		t.Errorf("second confirm: got %+v, %v; want the order unchanged at version 2", out.Order, err)
 	}
 	// Outside the window: refused, nothing written.
-	_, err = f.s.Update(ctx, cancel(o.ID, t0.Add(time.Hour)))
+	_, err = f.cancel(o.ID, t0.Add(time.Hour))
 	if !errors.Is(err, order.ErrCancelWindowExpired) {
 		t.Errorf("late cancel: got %v, want CANCEL_WINDOW_EXPIRED", err)
 	}
@@ -209,16 +235,13 @@ func TestNoEventWithoutAChange(t *testing.T) {
 
 	// A CREATED order canceled is version 2; confirming it afterwards fails without a trace.
 	o2 := f.create(1, events.LineItem{ProductID: p, Qty: 2})
-	if out, err := f.s.Update(ctx, cancel(o2.ID, t0.Add(time.Minute))); err != nil || out.Order.Version != 2 {
-		t.Fatalf("cancel created: got %+v, %v", out.Order, err)
+	if got, err := f.cancel(o2.ID, t0.Add(time.Minute)); err != nil || got.Version != 2 {
+		t.Fatalf("cancel created: got %+v, %v", got, err)
 	}
-	key := &order.Key{Scope: order.ScopeConfirm, Value: "k-canceled", Hash: "h", TargetID: o2.ID, At: t0, ExpiresAt: t0.Add(time.Hour)}
-	c := confirm(o2.ID, t0.Add(2*time.Minute))
-	c.Key = key
-	if _, err := f.s.Update(ctx, c); !errors.Is(err, order.ErrNotConfirmable) {
+	if _, err := f.confirm(o2.ID, t0.Add(2*time.Minute)); !errors.Is(err, order.ErrNotConfirmable) {
 		t.Errorf("confirm canceled: got %v, want ORDER_NOT_CONFIRMABLE", err)
 	}
-	if n := f.count(`SELECT COUNT(*) FROM idempotency_keys`); n != 0 {
+	if n := f.count(`SELECT COUNT(*) FROM idempotency_keys WHERE target_id = ?`, o2.ID); n != 0 {
 		t.Errorf("a refused confirm stored %d keys", n)
 	}
 	rows := f.outbox()
@@ -245,15 +268,15 @@ func TestCancelRestoresStockOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := f.s.Update(ctx, cancel(o.ID, t0.Add(time.Duration(i)*time.Second)))
+			got, err := f.svc.Cancel(ctx, o.ID)
 			if err != nil {
 				t.Errorf("cancel: %v", err)
 				return
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if out.Order.Status != order.StatusCanceled || out.Order.Version != 2 {
-				t.Errorf("cancel answer: got %+v", out.Order)
+			if got.Status != order.StatusCanceled || got.Version != 2 {
+				t.Errorf("cancel answer: got %+v", got)
 			}
 			changed++
 		}()
@@ -267,27 +290,20 @@ func TestCancelRestoresStockOnce(t *testing.T) {
 	}
 }
 
-// A create that fails (short stock) leaves no key, no request, no order, no event and the stock as it
-// was, even though the request row and the key were written first in its transaction.
+// A create that fails (short stock) leaves no request, no order, no event and the stock as it was,
+// although the request row was written first in its transaction.
 func TestFailedCreateWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	p1, p2 := f.product("A", 10, 5), f.product("B", 10, 1)
 	lines := []events.LineItem{{ProductID: p1, Qty: 2}, {ProductID: p2, Qty: 2}}
-	key := &order.Key{Scope: order.ScopeCreate, Value: "k1", Hash: events.RequestHash(1, lines), At: t0, ExpiresAt: t0.Add(time.Hour)}
-	req := &order.Request{IdempotencyKey: "r1", RequestHash: key.Hash, CustomerID: 1, Status: order.RequestProcessing, CorrelationID: "c"}
-	for name, n := range map[string]order.NewOrder{
-		"with a key":     {CustomerID: 1, Lines: lines, At: t0, Key: key},
-		"with a request": {CustomerID: 1, Lines: lines, At: t0, Request: req},
-	} {
-		_, err := f.s.Create(ctx, n)
-		if !errors.Is(err, order.ErrInsufficientStock) {
-			t.Errorf("%s: got %v, want INSUFFICIENT_STOCK", name, err)
-		}
+	req := order.RequestFor(events.PlaceOrder{IdempotencyKey: "r1", CustomerID: 1, Items: lines, CorrelationID: "c"})
+	if _, err := f.svc.CreateForRequest(ctx, req, lines); !errors.Is(err, order.ErrInsufficientStock) {
+		t.Errorf("got %v, want INSUFFICIENT_STOCK", err)
 	}
 	for _, table := range []string{"orders", "order_items", "idempotency_keys", "order_requests", "outbox"} {
 		if n := f.count("SELECT COUNT(*) FROM " + table); n != 0 {
-			t.Errorf("%s: %d rows after failed creates, want 0", table, n)
+			t.Errorf("%s: %d rows after a failed create, want 0", table, n)
 		}
 	}
 	if f.stock(p1) != 5 || f.stock(p2) != 1 {
@@ -295,50 +311,104 @@ func TestFailedCreateWritesNothing(t *testing.T) {
 	}
 }
 
-// A completed create key replays the stored body byte for byte, and a replay creates nothing more.
-func TestCreateKeyReplay(t *testing.T) {
+// The key steps: a claimed key holds its answer once completed; Answer and a later ClaimKey return it
+// until it expires; an expired key is claimed anew; a transaction that loses the race for a key to a
+// concurrent one fails with ErrKeyRace once the winner commits.
+func TestIdempotencyKeySteps(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := f.product("A", 10, 5)
-	lines := []events.LineItem{{ProductID: p, Qty: 2}}
-	key := &order.Key{Scope: order.ScopeCreate, Value: "k1", Hash: events.RequestHash(1, lines), At: t0, ExpiresAt: t0.Add(time.Hour)}
-	first, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: t0, Key: key})
-	if err != nil || first.Replayed {
-		t.Fatalf("first: %+v, %v", first, err)
+	k := order.Key{Scope: order.ScopeCreate, Value: "k1", Hash: "h1", At: t0, ExpiresAt: t0.Add(time.Hour)}
+	err := f.s.InTx(ctx, func(tx order.Tx) error {
+		if _, ok, err := tx.ClaimKey(ctx, k); err != nil || ok {
+			return fmt.Errorf("claim new key: ok %v, %v", ok, err)
+		}
+		return tx.CompleteKey(ctx, k, 42, []byte(`{"id":42}`))
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	later := *key
+	later := k
 	later.At = t0.Add(time.Minute)
-	again, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: later.At, Key: &later})
-	if err != nil || !again.Replayed || string(again.Body) != string(first.Body) || again.Order.ID != first.Order.ID {
-		t.Errorf("replay: got %s replayed=%v, %v; want %s", again.Body, again.Replayed, err, first.Body)
+	if a, ok, err := f.s.Answer(ctx, later); err != nil || !ok || a.TargetID != 42 || a.Hash != "h1" || string(a.Body) != `{"id":42}` {
+		t.Errorf("answer: got %+v %v %v", a, ok, err)
 	}
-	other := later
-	other.Hash = "other"
-	if _, err := f.s.Create(ctx, order.NewOrder{CustomerID: 1, Lines: lines, At: later.At, Key: &other}); !errors.Is(err, order.ErrIdempotencyKeyReused) {
-		t.Errorf("other body: got %v, want IDEMPOTENCY_KEY_REUSED", err)
+	_ = f.s.InTx(ctx, func(tx order.Tx) error {
+		if a, ok, err := tx.ClaimKey(ctx, later); err != nil || !ok || a.TargetID != 42 {
+			t.Errorf("claim of a completed key: got %+v %v %v, want its answer", a, ok, err)
+		}
+		return nil
+	})
+	expired := k
+	expired.At = t0.Add(2 * time.Hour)
+	expired.ExpiresAt = expired.At.Add(time.Hour)
+	if _, ok, err := f.s.Answer(ctx, expired); err != nil || ok {
+		t.Errorf("answer of an expired key: ok %v %v, want none", ok, err)
 	}
-	if f.count(`SELECT COUNT(*) FROM orders`) != 1 || len(f.outbox()) != 1 || f.stock(p) != 3 {
-		t.Errorf("after replays: %d orders, %d events, stock %d; want 1, 1, 3", f.count(`SELECT COUNT(*) FROM orders`), len(f.outbox()), f.stock(p))
+	if err := f.s.InTx(ctx, func(tx order.Tx) error {
+		if _, ok, err := tx.ClaimKey(ctx, expired); err != nil || ok {
+			return fmt.Errorf("claim of an expired key: ok %v, %v", ok, err)
+		}
+		return tx.CompleteKey(ctx, expired, 43, []byte(`{"id":43}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT COUNT(*) FROM idempotency_keys WHERE target_id = 43`); n != 1 {
+		t.Errorf("expired key claimed anew: %d rows for the new answer, want 1", n)
+	}
+
+	// The race: the first transaction holds the claim until the second one is waiting on it.
+	race := order.Key{Scope: order.ScopeConfirm, Value: "race", Hash: "h", TargetID: 1, At: t0, ExpiresAt: t0.Add(time.Hour)}
+	claimed, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- f.s.InTx(ctx, func(tx order.Tx) error {
+			if _, _, err := tx.ClaimKey(ctx, race); err != nil {
+				return err
+			}
+			close(claimed)
+			<-release
+			return tx.CompleteKey(ctx, race, 1, []byte("{}"))
+		})
+	}()
+	<-claimed
+	second := make(chan error, 1)
+	go func() {
+		second <- f.s.InTx(ctx, func(tx order.Tx) error {
+			_, _, err := tx.ClaimKey(ctx, race)
+			return err
+		})
+	}()
+	time.Sleep(100 * time.Millisecond) // let the second claim reach the first one's lock
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; !errors.Is(err, order.ErrKeyRace) {
+		t.Errorf("the claim that lost: got %v, want ErrKeyRace", err)
 	}
 }
 
-// order.rejected is an order_request event at version 1; rejecting a request that is no longer
-// PROCESSING publishes nothing.
+// order.rejected is an order_request event at version 1; a request recorded once can not be recorded
+// again, and finishing a request that is no longer PROCESSING changes nothing.
 func TestRejectEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	items := []events.LineItem{{ProductID: 9, Qty: 1}}
-	r := order.Request{IdempotencyKey: "req-1", RequestHash: events.RequestHash(3, items), CustomerID: 3, Status: order.RequestRejected,
-		CorrelationID: "corr-r", Error: &events.Error{Code: "PRODUCT_NOT_FOUND", Message: "product not found"}}
-	if err := f.s.Reject(ctx, r, items, t0); err != nil {
+	r := order.RequestFor(events.PlaceOrder{IdempotencyKey: "req-1", CustomerID: 3, Items: items, CorrelationID: "corr-r"})
+	cause := order.ErrProductNotFound.WithDetails(order.MissingProduct{ProductID: 9})
+	if _, err := f.svc.RejectRequest(ctx, r, items, cause); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Reject(ctx, r, items, t0); !errors.Is(err, order.ErrRequestExists) {
+	if _, err := f.svc.RejectRequest(ctx, r, items, cause); !errors.Is(err, order.ErrRequestExists) {
 		t.Errorf("second reject: got %v, want ErrRequestExists", err)
 	}
-	if err := f.s.RejectProcessing(ctx, r, items, t0); err != nil {
-		t.Errorf("reject of a rejected request: %v", err)
-	}
+	_ = f.s.InTx(ctx, func(tx order.Tx) error {
+		changed, err := tx.FinishRequest(ctx, "req-1", events.RequestConfirmed, nil, t0)
+		if err != nil || changed {
+			t.Errorf("finishing a rejected request: changed %v, %v; want nothing changed", changed, err)
+		}
+		return nil
+	})
 	rows := f.outbox()
 	if len(rows) != 1 {
 		t.Fatalf("got %d outbox rows, want 1", len(rows))
@@ -358,7 +428,43 @@ func TestRejectEvents(t *testing.T) {
 		t.Errorf("order.rejected metadata: got %v", rows[0].meta)
 	}
 	got, err := f.s.Request(ctx, "req-1")
-	if err != nil || got.Status != order.RequestRejected || got.Error == nil || got.Error.Code != "PRODUCT_NOT_FOUND" || got.CorrelationID != "corr-r" {
+	if err != nil || got.Status != events.RequestRejected || got.Error == nil || got.Error.Code != "PRODUCT_NOT_FOUND" || got.CorrelationID != "corr-r" {
 		t.Errorf("request: got %+v, %v", got, err)
+	}
+}
+
+// An order canceled between a PlaceOrder's two transactions can not be confirmed: the second one
+// rejects the request with ORDER_NOT_CONFIRMABLE and publishes order.rejected, in one transaction.
+func TestConfirmRequestOfACanceledOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.product("P", 100, 10)
+	lines := []events.LineItem{{ProductID: p, Qty: 2}}
+	req := order.RequestFor(events.PlaceOrder{IdempotencyKey: "req-c", CustomerID: 1, Items: lines, CorrelationID: "corr-c"})
+	o, err := f.svc.CreateForRequest(ctx, req, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cancel(o.ID, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	req.OrderID = o.ID
+	final, err := f.svc.ConfirmRequest(ctx, req)
+	if err != nil || final.Status != events.RequestRejected || final.Error == nil || final.Error.Code != "ORDER_NOT_CONFIRMABLE" {
+		t.Fatalf("got %+v, %v; want the request rejected with ORDER_NOT_CONFIRMABLE", final, err)
+	}
+	got, err := f.s.Request(ctx, "req-c")
+	if err != nil || got.Status != events.RequestRejected || got.Error.Code != "ORDER_NOT_CONFIRMABLE" || got.OrderID != o.ID {
+		t.Errorf("stored request: got %+v, %v", got, err)
+	}
+	var types []string
+	for _, r := range f.outbox() {
+		types = append(types, r.env.Type)
+	}
+	if fmt.Sprint(types) != "[order.created order.canceled order.rejected]" {
+		t.Errorf("events: got %v", types)
+	}
+	if f.stock(p) != 10 {
+		t.Errorf("stock: got %d, want 10", f.stock(p))
 	}
 }

@@ -10,22 +10,19 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
-	"github.com/b2b/backoffice/outbox"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
-func insertRequest(ctx context.Context, tx *sql.Tx, r order.Request, at time.Time) error {
-	var errJSON []byte
-	if r.Error != nil {
-		var err error
-		if errJSON, err = json.Marshal(r.Error); err != nil {
-			return fmt.Errorf("encode request error: %w", err)
-		}
+// InsertRequest records a new order request; a recorded key is order.ErrRequestExists.
+func (t tx) InsertRequest(ctx context.Context, r order.Request, at time.Time) error {
+	errJSON, err := encodeError(r.Error)
+	if err != nil {
+		return err
 	}
-	_, err := tx.ExecContext(ctx,
+	_, err = t.tx.ExecContext(ctx,
 		`INSERT INTO order_requests (idempotency_key, request_hash, customer_id, status, error, correlation_id, created_at, updated_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.IdempotencyKey, r.RequestHash, r.CustomerID, r.Status, nullBytes(errJSON), nullString(r.CorrelationID), at, at)
+		r.IdempotencyKey, r.RequestHash, r.CustomerID, r.Status, errJSON, nullString(r.CorrelationID), at, at)
 	if sqldb.IsDuplicate(err) {
 		return order.ErrRequestExists
 	}
@@ -35,11 +32,42 @@ func insertRequest(ctx context.Context, tx *sql.Tx, r order.Request, at time.Tim
 	return nil
 }
 
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
+// LinkRequest records the order made for a PROCESSING request.
+func (t tx) LinkRequest(ctx context.Context, key string, orderID int64, at time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE order_requests SET order_id = ?, updated_at = ? WHERE idempotency_key = ?`,
+		orderID, at, key); err != nil {
+		return fmt.Errorf("link order request: %w", err)
 	}
-	return string(b)
+	return nil
+}
+
+// FinishRequest moves a PROCESSING request to its final status.
+func (t tx) FinishRequest(ctx context.Context, key, status string, e *events.Error, at time.Time) (bool, error) {
+	errJSON, err := encodeError(e)
+	if err != nil {
+		return false, err
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE order_requests SET status = ?, error = ?, updated_at = ? WHERE idempotency_key = ? AND status = ?`,
+		status, errJSON, at, key, events.RequestProcessing)
+	if err != nil {
+		return false, fmt.Errorf("finish order request: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("finish order request: %w", err)
+	}
+	return n == 1, nil
+}
+
+func encodeError(e *events.Error) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode request error: %w", err)
+	}
+	return string(b), nil
 }
 
 func nullString(s string) any {
@@ -74,48 +102,4 @@ func (s *Store) Request(ctx context.Context, key string) (order.Request, error) 
 		}
 	}
 	return r, nil
-}
-
-func rejectedEvent(r order.Request, items []events.LineItem, at time.Time) (events.Envelope, error) {
-	return events.New(events.OrderRejected, events.AggregateOrderRequest, r.IdempotencyKey, 1, r.CorrelationID,
-		events.Rejected{IdempotencyKey: r.IdempotencyKey, RequestHash: r.RequestHash, CustomerID: r.CustomerID,
-			Items: items, Error: *r.Error}, at)
-}
-
-// Reject records a new order request as REJECTED and publishes order.rejected, atomically.
-func (s *Store) Reject(ctx context.Context, r order.Request, items []events.LineItem, at time.Time) error {
-	ev, err := rejectedEvent(r, items, at)
-	if err != nil {
-		return err
-	}
-	return sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		if err := insertRequest(ctx, tx, r, at); err != nil {
-			return err
-		}
-		return outbox.Publish(ctx, tx, ev)
-	})
-}
-
-// RejectProcessing turns a PROCESSING order request REJECTED and publishes order.rejected, atomically;
-// a request no longer PROCESSING is left alone.
-func (s *Store) RejectProcessing(ctx context.Context, r order.Request, items []events.LineItem, at time.Time) error {
-	ev, err := rejectedEvent(r, items, at)
-	if err != nil {
-		return err
-	}
-	errJSON, err := json.Marshal(r.Error)
-	if err != nil {
-		return fmt.Errorf("encode request error: %w", err)
-	}
-	return sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE order_requests SET status = ?, error = ?, updated_at = ? WHERE idempotency_key = ? AND status = ?`,
-			order.RequestRejected, string(errJSON), at, r.IdempotencyKey, order.RequestProcessing)
-		if err != nil {
-			return fmt.Errorf("reject order request: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return outbox.Publish(ctx, tx, ev)
-	})
 }

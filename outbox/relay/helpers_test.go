@@ -1,4 +1,4 @@
-package outbox_test
+package relay_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/sqstest"
 	"github.com/b2b/backoffice/outbox"
+	"github.com/b2b/backoffice/outbox/relay"
 )
 
 const eventsQueue = "order-events"
@@ -48,9 +49,9 @@ func (e *env) publisher() message.Publisher {
 	return pub
 }
 
-// relay runs a relay on the test database until the test ends (or stop is called) and returns it.
+// startRelay runs a relay on the test database until the test ends (or stop is called) and returns it.
 // wrap, when not nil, decorates the real SQS publisher (slow sends, recording the send order).
-func (e *env) relay(o outbox.Options, wrap func(message.Publisher) message.Publisher) (*outbox.Relay, func()) {
+func (e *env) startRelay(o relay.Options, wrap func(message.Publisher) message.Publisher) (*relay.Relay, func()) {
 	e.t.Helper()
 	pub := e.publisher()
 	if wrap != nil {
@@ -65,7 +66,7 @@ func (e *env) relay(o outbox.Options, wrap func(message.Publisher) message.Publi
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r, err := outbox.NewRelay(e.db.DB, pub, o)
+	r, err := relay.New(e.db.DB, pub, o)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package outbox_test
+package relay_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 func buildRelay(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "outbox-relay")
-	out, err := exec.Command("go", "build", "-o", bin, "./cmd/outbox-relay").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/outbox-relay").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build outbox-relay: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package outbox
+package relay
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
 
@@ -21,9 +22,9 @@ type ParkedEvent struct {
 
 // Parked lists the parked events of the outbox in db, oldest first.
 func Parked(ctx context.Context, db *sql.DB) ([]ParkedEvent, error) {
-	rows, err := db.QueryContext(ctx, "SELECT o.`offset`, o.`uuid`, COALESCE(JSON_VALUE(o.metadata, '$."+MetaEventType+"'), ''),"+
+	rows, err := db.QueryContext(ctx, "SELECT o.`offset`, o.`uuid`, COALESCE(JSON_VALUE(o.metadata, '$."+events.MetaEventType+"'), ''),"+
 		" o.parked_at, COALESCE(f.attempts, 0), COALESCE(o.last_error, '')"+
-		" FROM "+tableName("")+" o LEFT JOIN `"+FailuresTable+"` f ON f.`offset` = o.`offset`"+
+		" FROM "+table+" o LEFT JOIN "+failuresTable+" f ON f.`offset` = o.`offset`"+
 		" WHERE o.parked_at IS NOT NULL ORDER BY o.`offset`")
 	if err != nil {
 		return nil, fmt.Errorf("list parked outbox events: %w", err)
@@ -46,7 +47,7 @@ func Parked(ctx context.Context, db *sql.DB) ([]ParkedEvent, error) {
 func Release(ctx context.Context, db *sql.DB, offset int64) (bool, error) {
 	released := false
 	err := sqldb.InTx(ctx, db, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE "+tableName("")+" SET parked_at = NULL, last_error = NULL"+
+		res, err := tx.ExecContext(ctx, "UPDATE "+table+" SET parked_at = NULL, last_error = NULL"+
 			" WHERE `offset` = ? AND parked_at IS NOT NULL", offset)
 		if err != nil {
 			return err
@@ -54,7 +55,7 @@ func Release(ctx context.Context, db *sql.DB, offset int64) (bool, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM `"+FailuresTable+"` WHERE `offset` = ?", offset); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+failuresTable+" WHERE `offset` = ?", offset); err != nil {
 			return err
 		}
 		released = true

@@ -1,4 +1,4 @@
-package outbox_test
+package relay_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/outbox"
+	"github.com/b2b/backoffice/outbox/relay"
 )
 
 // Knobs of the load tests (the defaults are what the tests must pass with).
@@ -124,7 +125,7 @@ func TestNoLossUnderConcurrentProducers(t *testing.T) {
 			// stays short.
 			var slow atomic.Bool
 			slow.Store(tc.delay > 0)
-			r, _ := e.relay(outbox.Options{}, func(p message.Publisher) message.Publisher {
+			r, _ := e.startRelay(relay.Options{}, func(p message.Publisher) message.Publisher {
 				return slowPublisher{Publisher: p, delay: func() time.Duration {
 					if slow.Load() {
 						return tc.delay
@@ -152,7 +153,7 @@ func TestNoLossUnderConcurrentProducers(t *testing.T) {
 // producer transactions never wait on a lock (see watchLockWaits).
 func TestProducersNotBlockedByRelay(t *testing.T) {
 	e := newEnv(t)
-	r, _ := e.relay(outbox.Options{BatchSize: 100}, func(p message.Publisher) message.Publisher {
+	r, _ := e.startRelay(relay.Options{BatchSize: 100}, func(p message.Publisher) message.Publisher {
 		return slowPublisher{Publisher: p, delay: func() time.Duration { return 30 * time.Millisecond }}
 	})
 	// A backlog first, so the relay is mid-batch (rows locked) for the whole run.
@@ -191,7 +192,7 @@ func TestTwoRelaysAtOnce(t *testing.T) {
 	e := newEnv(t)
 	recs := []*recordingPublisher{{}, {}}
 	for i := range recs {
-		e.relay(outbox.Options{BatchSize: 50}, func(p message.Publisher) message.Publisher {
+		e.startRelay(relay.Options{BatchSize: 50}, func(p message.Publisher) message.Publisher {
 			recs[i].Publisher = p
 			return recs[i]
 		})
@@ -247,8 +248,8 @@ func TestDefaultSchemaComparison(t *testing.T) {
 			}
 			var slow atomic.Bool
 			slow.Store(tc.delay > 0)
-			opts := outbox.WithAdapters(outbox.Options{Log: slog.New(slog.DiscardHandler)}, topic, schema, offsets)
-			r, _ := e.relay(opts, func(p message.Publisher) message.Publisher {
+			opts := relay.WithAdapters(relay.Options{Log: slog.New(slog.DiscardHandler)}, topic, schema, offsets)
+			r, _ := e.startRelay(opts, func(p message.Publisher) message.Publisher {
 				return slowPublisher{Publisher: p, delay: func() time.Duration {
 					if slow.Load() {
 						return tc.delay

@@ -1,4 +1,4 @@
-package orderapi_test
+package orderworker_test
 
 import (
 	"context"
@@ -6,15 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
+	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/proctest"
+	"github.com/b2b/backoffice/services/customers/customerstest"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+	"github.com/b2b/backoffice/services/orders/internal/orderstest"
+	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
 
 func placeOrder(key string, customerID int64, items ...[2]int64) events.PlaceOrder {
@@ -26,20 +35,87 @@ func placeOrder(key string, customerID int64, items ...[2]int64) events.PlaceOrd
 		Items: lines, CorrelationID: "corr-" + key, RequestedAt: time.Now().UTC()}
 }
 
-func (e *env) place(cmd events.PlaceOrder) error {
-	ctx := logging.WithCorrelationID(logging.WithLogger(context.Background(), logging.New(e.logs, "orders-worker", "info")), cmd.CorrelationID)
-	return e.svc.PlaceOrder(ctx, cmd)
+const token = "test-service-token"
+
+// env is the orders worker's use case on a fresh orders database, asking a real customers-api
+// (customers 1..3).
+type env struct {
+	t    *testing.T
+	db   *dbtest.DB
+	svc  *order.Service
+	w    *orderworker.Worker
+	cust order.Customers
+	logs *proctest.Buffer
 }
 
-func (e *env) orderRequest(key string) (response, order.RequestView) {
-	e.t.Helper()
-	r := e.do("GET", "/internal/order-requests/"+key, nil, "Authorization", "Bearer "+token)
-	var v order.RequestView
-	if r.status == 200 {
-		r.json(e.t, &v)
+func TestMain(m *testing.M) { proctest.Main(m) }
+
+func newEnv(t *testing.T, opts ...orderworker.Option) *env {
+	t.Helper()
+	e := &env{t: t, db: dbtest.New(t, "orders"), logs: &proctest.Buffer{}}
+	cl, err := customerclient.New(customerstest.Start(t, token).URL, token, 0, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return r, v
+	e.cust = cl
+	e.svc = order.NewService(orderdb.New(e.db.DB), cl, order.Config{})
+	e.w = orderworker.New(e.svc, logging.New(e.logs, "orders-worker", "info"), opts...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker logs:\n%s", e.logs.String())
+		}
+	})
+	return e
 }
+
+func (e *env) ctx(cmd events.PlaceOrder) context.Context {
+	return logging.WithCorrelationID(logging.WithLogger(context.Background(), logging.New(e.logs, "orders-worker", "info")), cmd.CorrelationID)
+}
+
+func (e *env) place(cmd events.PlaceOrder) error {
+	_, err := e.w.PlaceOrder(e.ctx(cmd), cmd)
+	return err
+}
+
+// orderRequest is what orders-api's internal route answers for key.
+func (e *env) orderRequest(key string) (found bool, v events.OrderRequest) {
+	e.t.Helper()
+	v, err := e.svc.OrderRequest(context.Background(), key)
+	if errors.Is(err, order.ErrRequestNotFound) {
+		return false, v
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return true, v
+}
+
+func (e *env) product(sku string, price int64, stock int) int64 {
+	e.t.Helper()
+	p, err := e.svc.CreateProduct(context.Background(), order.Product{SKU: sku, Name: "Product " + sku, PriceCents: price, Stock: stock})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p.ID
+}
+
+func (e *env) stock(id int64) int {
+	e.t.Helper()
+	return e.count(`SELECT stock FROM products WHERE id = ?`, id)
+}
+
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	return orderstest.Count(e.t, e.db.DB, query, args...)
+}
+
+func (e *env) events(aggregateID string) []string {
+	return orderstest.Events(e.t, e.db.DB, aggregateID)
+}
+
+func (e *env) nothingWritten() { orderstest.NothingWritten(e.t, e.db.DB) }
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestPlaceOrder(t *testing.T) {
 	e := newEnv(t)
@@ -48,12 +124,12 @@ func TestPlaceOrder(t *testing.T) {
 	if err := e.place(cmd); err != nil {
 		t.Fatalf("PlaceOrder: %v", err)
 	}
-	r, v := e.orderRequest("po-happy")
-	if r.status != 200 || v.Status != "CONFIRMED" || v.IdempotencyKey != "po-happy" || v.RequestHash != cmd.RequestHash || v.Error != nil || v.Order == nil {
-		t.Fatalf("order request: got %d %s", r.status, r.body)
+	found, v := e.orderRequest("po-happy")
+	if !found || v.Status != "CONFIRMED" || v.IdempotencyKey != "po-happy" || v.RequestHash != cmd.RequestHash || v.Error != nil || v.Order == nil {
+		t.Fatalf("order request: got %v %+v", found, v)
 	}
 	o := v.Order
-	wantItems := []order.Item{{ProductID: a, Qty: 1, UnitPriceCents: 1000, SubtotalCents: 1000}, {ProductID: b, Qty: 3, UnitPriceCents: 50, SubtotalCents: 150}}
+	wantItems := []events.Item{{ProductID: a, Qty: 1, UnitPriceCents: 1000, SubtotalCents: 1000}, {ProductID: b, Qty: 3, UnitPriceCents: 50, SubtotalCents: 150}}
 	if o.Status != "CONFIRMED" || o.CustomerID != 2 || o.TotalCents != 1150 || o.ConfirmedAt == nil || !reflect.DeepEqual(o.Items, wantItems) {
 		t.Errorf("order: got %+v", o)
 	}
@@ -97,8 +173,8 @@ func TestPlaceOrder(t *testing.T) {
 		}
 	})
 	t.Run("unknown request", func(t *testing.T) {
-		if r, _ := e.orderRequest("po-unknown"); r.status != 404 || r.code() != "ORDER_REQUEST_NOT_FOUND" {
-			t.Errorf("got %d %s, want 404 ORDER_REQUEST_NOT_FOUND", r.status, r.body)
+		if found, v := e.orderRequest("po-unknown"); found {
+			t.Errorf("got %+v, want none", v)
 		}
 	})
 }
@@ -106,11 +182,10 @@ func TestPlaceOrder(t *testing.T) {
 // TestPlaceOrderCrashBetweenCreateAndConfirm: the process stops after the create transaction; the
 // redelivered command finds the request PROCESSING and only confirms.
 func TestPlaceOrderCrashBetweenCreateAndConfirm(t *testing.T) {
-	e := newEnv(t)
+	crash := errors.New("crash")
+	e := newEnv(t, orderworker.AfterCreate(func(int64) { panic(crash) }))
 	p := e.product("PO-CRASH", 100, 5)
 	cmd := placeOrder("po-crash", 1, [2]int64{p, 2})
-	crash := errors.New("crash")
-	e.svc.AfterCreate = func() { panic(crash) }
 	func() {
 		defer func() {
 			if r := recover(); r != crash {
@@ -119,12 +194,13 @@ func TestPlaceOrderCrashBetweenCreateAndConfirm(t *testing.T) {
 		}()
 		_ = e.place(cmd)
 	}()
-	r, v := e.orderRequest("po-crash")
-	if r.status != 200 || v.Status != "PROCESSING" || v.Order == nil || v.Order.Status != "CREATED" {
-		t.Fatalf("after the crash: got %d %s, want PROCESSING with a CREATED order", r.status, r.body)
+	found, v := e.orderRequest("po-crash")
+	if !found || v.Status != "PROCESSING" || v.Order == nil || v.Order.Status != "CREATED" {
+		t.Fatalf("after the crash: got %+v, want PROCESSING with a CREATED order", v)
 	}
 
-	e.svc.AfterCreate = nil
+	// The redelivery goes to a worker that does not crash.
+	e.w = orderworker.New(e.svc, logging.New(e.logs, "orders-worker", "info"))
 	if err := e.place(cmd); err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}
@@ -164,9 +240,9 @@ func TestPlaceOrderRejections(t *testing.T) {
 					t.Fatalf("PlaceOrder: got %v, want nil (rejected and acked)", err)
 				}
 			}
-			r, v := e.orderRequest(tc.cmd.IdempotencyKey)
-			if v.Error == nil {
-				t.Fatalf("got %d %s, want an error", r.status, r.body)
+			found, v := e.orderRequest(tc.cmd.IdempotencyKey)
+			if !found || v.Error == nil {
+				t.Fatalf("got %+v, want an error", v)
 			}
 			// Details went through the database as JSON: compare them as JSON values.
 			var want any
@@ -175,8 +251,8 @@ func TestPlaceOrderRejections(t *testing.T) {
 			details, _ := json.Marshal(v.Error.Details)
 			// The kind travels with the code, so the orchestrator answers with the status orders-api's
 			// REST routes give the same error.
-			if r.status != 200 || v.Status != "REJECTED" || v.Order != nil || v.Error.Code != tc.code || v.Error.Kind != tc.kind || string(details) != string(wantJSON) {
-				t.Errorf("got %d %s, want REJECTED %s (%s) %s", r.status, r.body, tc.code, tc.kind, tc.details)
+			if v.Status != "REJECTED" || v.Order != nil || v.Error.Code != tc.code || v.Error.Kind != tc.kind || string(details) != string(wantJSON) {
+				t.Errorf("got %+v (details %s), want REJECTED %s (%s) %s", v, details, tc.code, tc.kind, tc.details)
 			}
 			var (
 				aggType, version, code, kind, hash string
@@ -190,7 +266,7 @@ func TestPlaceOrderRejections(t *testing.T) {
 			}
 		})
 	}
-	if n := e.eventCount(events.OrderRejected); n != len(tests) {
+	if n := e.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.type') = ?`, events.OrderRejected); n != len(tests) {
 		t.Errorf("order.rejected rows: got %d, want %d", n, len(tests))
 	}
 	if n := e.count(`SELECT COUNT(*) FROM orders`); n != 0 {
@@ -208,14 +284,14 @@ func TestPlaceOrderTransientFailures(t *testing.T) {
 
 	t.Run("customers-api down", func(t *testing.T) {
 		for _, status := range []int{500, 503} {
-			cl, err := customerclient.New(standIn(t, status).URL, token, 0, nil)
+			cl, err := customerclient.New(orderstest.StandIn(t, status).URL, token, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc := *e.svc
-			svc.Customers = cl
-			if err := svc.PlaceOrder(t.Context(), cmd); !order.IsTransient(err) || !errors.Is(err, order.ErrTransient) {
-				t.Errorf("customers-api %d: got %v, want a transient error", status, err)
+			w := orderworker.New(order.NewService(orderdb.New(e.db.DB), cl, order.Config{}), logging.New(e.logs, "orders-worker", "info"))
+			res, err := w.PlaceOrder(t.Context(), cmd)
+			if !order.IsTransient(err) || !errors.Is(err, order.ErrTransient) || res.Outcome != orderworker.OutcomeRetried {
+				t.Errorf("customers-api %d: got %+v, %v; want a transient error, retried", status, res, err)
 			}
 		}
 	})
@@ -225,10 +301,9 @@ func TestPlaceOrderTransientFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		closed.Close()
-		svc := *e.svc
-		svc.Store = orderdb.New(closed)
-		if err := svc.PlaceOrder(t.Context(), cmd); !order.IsTransient(err) {
-			t.Errorf("got %v, want a transient error", err)
+		w := orderworker.New(order.NewService(orderdb.New(closed), e.cust, order.Config{}), logging.New(e.logs, "orders-worker", "info"))
+		if res, err := w.PlaceOrder(t.Context(), cmd); !order.IsTransient(err) || res.Outcome != orderworker.OutcomeRetried {
+			t.Errorf("got %+v, %v; want a transient error, retried", res, err)
 		}
 	})
 	if s := e.stock(p); s != 5 {
@@ -272,5 +347,58 @@ func TestPlaceOrderConcurrentDeliveries(t *testing.T) {
 	}
 	if got := e.events(id(v.Order.ID)); !reflect.DeepEqual(got, []string{"order.created@1", "order.confirmed@2"}) {
 		t.Errorf("events: got %v", got)
+	}
+}
+
+// TestHandle: the queue handler acks a command that has its answer and nacks one that may get it on a
+// redelivery or never can be read; each delivery is one log line with its outcome, under the
+// command's correlation id (from the message attribute when there is one).
+func TestHandle(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("H-1", 100, 1)
+	msg := func(cmd any, corr string) *message.Message {
+		b, _ := json.Marshal(cmd)
+		m := message.NewMessage("msg-"+corr, b)
+		if corr != "" {
+			m.Metadata.Set(events.MetaCorrelationID, corr)
+		}
+		return m
+	}
+	ok := placeOrder("h-ok", 1, [2]int64{p, 1})
+	ok.CorrelationID = ""
+	if err := e.w.Handle(msg(ok, "corr-h-ok")); err != nil {
+		t.Fatalf("a confirmed command: got %v, want nil (ack)", err)
+	}
+	if err := e.w.Handle(msg(placeOrder("h-short", 1, [2]int64{p, 5}), "")); err != nil {
+		t.Fatalf("a rejected command: got %v, want nil (ack)", err)
+	}
+	if err := e.w.Handle(message.NewMessage("msg-garbage", []byte("{not json"))); err == nil {
+		t.Fatal("an undecodable command: got nil, want an error (nack, towards the dead-letter queue)")
+	}
+	if _, v := e.orderRequest("h-ok"); v.Status != "CONFIRMED" {
+		t.Errorf("h-ok: got %+v", v)
+	}
+	var lines []map[string]any
+	for _, l := range e.logs.Lines() {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(m["msg"].(string), "place order:") {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("got %d log lines, want one per delivery: %v", len(lines), lines)
+	}
+	if l := lines[0]; l["outcome"] != "confirmed" || l["correlation_id"] != "corr-h-ok" || l["idempotency_key"] != "h-ok" || l["order_id"] == nil {
+		t.Errorf("confirmed line: got %v", l)
+	}
+	if l := lines[1]; l["outcome"] != "rejected" || l["code"] != "INSUFFICIENT_STOCK" || l["correlation_id"] != "corr-h-short" {
+		t.Errorf("rejected line: got %v", l)
+	}
+	if l := lines[2]; l["level"] != "ERROR" || l["msg"] != "place order: undecodable command" {
+		t.Errorf("undecodable line: got %v", l)
+	}
+	// The events carry the correlation id the message attribute gave.
+	if n := e.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.correlation_id') = 'corr-h-ok'`); n != 2 {
+		t.Errorf("events with the attribute's correlation id: got %d, want 2", n)
 	}
 }

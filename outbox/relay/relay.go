@@ -1,4 +1,4 @@
-package outbox
+package relay
 
 import (
 	"context"
@@ -17,8 +17,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/smithy-go"
 
+	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/outbox"
 )
 
 // Options configure a Relay. Zero values take the defaults noted on each field.
@@ -93,7 +95,7 @@ func (o *Options) defaults() error {
 		o.offsets = OffsetsAdapter()
 	}
 	if o.topic == "" {
-		o.topic = Topic
+		o.topic = outbox.Topic
 	}
 	return nil
 }
@@ -113,8 +115,8 @@ type Relay struct {
 	stopping  <-chan struct{}
 }
 
-// NewRelay returns a relay reading db's outbox and publishing with pub.
-func NewRelay(db *sql.DB, pub message.Publisher, o Options) (*Relay, error) {
+// New returns a relay reading db's outbox and publishing with pub.
+func New(db *sql.DB, pub message.Publisher, o Options) (*Relay, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
@@ -190,8 +192,8 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	offset, _ := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64)
-	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(MetaEventType),
-		"correlation_id", msg.Metadata.Get(MetaCorrelationID))
+	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(events.MetaEventType),
+		"correlation_id", msg.Metadata.Get(events.MetaCorrelationID))
 
 	wait := r.o.RetryBackoff
 	for {
@@ -256,8 +258,8 @@ func (r *Relay) send(ctx context.Context, msg *message.Message) (err error) {
 		}
 	}
 	switch {
-	case len(out.Payload) > MaxPayloadBytes:
-		return eventError{fmt.Errorf("payload is %d bytes, over the %d-byte SQS limit", len(out.Payload), MaxPayloadBytes)}
+	case len(out.Payload) > outbox.MaxPayloadBytes:
+		return eventError{fmt.Errorf("payload is %d bytes, over the %d-byte SQS limit", len(out.Payload), outbox.MaxPayloadBytes)}
 	case !utf8.Valid(out.Payload):
 		return eventError{errors.New("payload is not valid UTF-8, which SQS refuses")}
 	case len(out.Metadata) > maxMetadataKeys:
@@ -311,14 +313,14 @@ func (r *Relay) recordFailure(ctx context.Context, offset int64, uuid string, ca
 	ctx = context.WithoutCancel(ctx)
 	msg := truncate(cause.Error(), 2000)
 	if _, err := r.db.ExecContext(ctx,
-		"INSERT INTO `"+FailuresTable+"` (`offset`, `uuid`, attempts, last_error, first_failed_at, last_failed_at)"+
+		"INSERT INTO "+failuresTable+" (`offset`, `uuid`, attempts, last_error, first_failed_at, last_failed_at)"+
 			" VALUES (?, ?, 1, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"+
 			" ON DUPLICATE KEY UPDATE attempts = attempts + 1, last_error = VALUES(last_error), last_failed_at = VALUES(last_failed_at)",
 		offset, uuid, msg); err != nil {
 		return 0, fmt.Errorf("record failed attempt of outbox row %d: %w", offset, err)
 	}
 	var n int
-	if err := r.db.QueryRowContext(ctx, "SELECT attempts FROM `"+FailuresTable+"` WHERE `offset` = ?", offset).Scan(&n); err != nil {
+	if err := r.db.QueryRowContext(ctx, "SELECT attempts FROM "+failuresTable+" WHERE `offset` = ?", offset).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read failed attempts of outbox row %d: %w", offset, err)
 	}
 	return n, nil
@@ -335,7 +337,7 @@ func (r *Relay) remove(ctx context.Context, offset int64) error {
 	if !ok {
 		return errors.New("outbox: no batch transaction in the message context")
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+tableName("")+" WHERE `offset` = ?", offset); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE `offset` = ?", offset); err != nil {
 		return fmt.Errorf("delete delivered outbox row %d: %w", offset, err)
 	}
 	return nil
@@ -349,7 +351,7 @@ func (r *Relay) park(ctx context.Context, offset int64, cause error) error {
 		return errors.New("outbox: no batch transaction in the message context")
 	}
 	if _, err := tx.ExecContext(ctx,
-		"UPDATE "+tableName("")+" SET parked_at = UTC_TIMESTAMP(6), last_error = ? WHERE `offset` = ?",
+		"UPDATE "+table+" SET parked_at = UTC_TIMESTAMP(6), last_error = ? WHERE `offset` = ?",
 		truncate(cause.Error(), 2000), offset); err != nil {
 		return fmt.Errorf("park outbox row %d: %w", offset, err)
 	}

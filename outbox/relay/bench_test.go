@@ -1,4 +1,4 @@
-package outbox_test
+package relay_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/outbox"
+	"github.com/b2b/backoffice/outbox/relay"
 )
 
 // BenchmarkRelay measures, in one run: producer transactions per second with the relay stopped and
@@ -29,7 +30,7 @@ func BenchmarkRelay(b *testing.B) {
 
 		// The relay drains the backlog with nothing else running.
 		start := time.Now()
-		r, _ := e.relay(outbox.Options{PollInterval: 100 * time.Millisecond}, nil)
+		r, _ := e.startRelay(relay.Options{PollInterval: 100 * time.Millisecond}, nil)
 		waitFor(b, 5*time.Minute, "backlog drained", func() bool { return pending() == 0 })
 		drain := time.Since(start)
 

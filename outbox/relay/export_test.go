@@ -1,4 +1,4 @@
-package outbox
+package relay
 
 import wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 

@@ -1,4 +1,4 @@
-package outbox_test
+package relay_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/outbox"
+	"github.com/b2b/backoffice/outbox/relay"
 )
 
 func TestRelayDeliversEventsWithAttributes(t *testing.T) {
@@ -25,7 +26,7 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 	publish(t, e.db.DB, evs[:2]...)
 	publish(t, e.db.DB, evs[2])
 
-	r, _ := e.relay(outbox.Options{}, nil)
+	r, _ := e.startRelay(relay.Options{}, nil)
 	msgs := e.sqs.Collect(t, eventsQueue, 3, 30*time.Second)
 	if len(msgs) != 3 {
 		t.Fatalf("got %d messages, want 3", len(msgs))
@@ -41,13 +42,13 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 		}
 		wantAttrs := map[string]string{
 			"_watermill_message_uuid":   want.EventID,
-			outbox.MetaEventType:        want.Type,
-			outbox.MetaAggregateType:    "order",
-			outbox.MetaAggregateID:      want.AggregateID,
-			outbox.MetaAggregateVersion: itoa(want.AggregateVersion),
+			events.MetaEventType:        want.Type,
+			events.MetaAggregateType:    "order",
+			events.MetaAggregateID:      want.AggregateID,
+			events.MetaAggregateVersion: itoa(want.AggregateVersion),
 		}
 		if want.CorrelationID != "" {
-			wantAttrs[outbox.MetaCorrelationID] = want.CorrelationID
+			wantAttrs[events.MetaCorrelationID] = want.CorrelationID
 		}
 		if len(m.Attributes) != len(wantAttrs) {
 			t.Errorf("message %d: attributes %v, want %v", i, m.Attributes, wantAttrs)
@@ -98,7 +99,7 @@ func TestPoisonEventsAreParkedAndTheRestFlow(t *testing.T) {
 	after := []events.Envelope{newEvent(t, 3, 1, ""), newEvent(t, 4, 1, "")}
 	publish(t, e.db.DB, after...)
 
-	r, _ := e.relay(outbox.Options{MaxAttempts: 3, RetryBackoff: 10 * time.Millisecond, LagInterval: 50 * time.Millisecond}, nil)
+	r, _ := e.startRelay(relay.Options{MaxAttempts: 3, RetryBackoff: 10 * time.Millisecond, LagInterval: 50 * time.Millisecond}, nil)
 	want := map[string]bool{}
 	for _, ev := range append(before, after...) {
 		want[ev.EventID] = true
@@ -137,7 +138,7 @@ func TestPoisonEventsAreParkedAndTheRestFlow(t *testing.T) {
 		t.Errorf("%d unexpected messages on the queue", len(left))
 	}
 
-	parked, err := outbox.Parked(context.Background(), e.db.DB)
+	parked, err := relay.Parked(context.Background(), e.db.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,10 +150,10 @@ func TestPoisonEventsAreParkedAndTheRestFlow(t *testing.T) {
 	if _, err := e.db.Exec("UPDATE outbox SET metadata = '{\"event_type\":\"order.created\"}' WHERE `offset` = ?", badMeta); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := outbox.Release(context.Background(), e.db.DB, badMeta); err != nil || !ok {
+	if ok, err := relay.Release(context.Background(), e.db.DB, badMeta); err != nil || !ok {
 		t.Fatalf("Release: %v, %v", ok, err)
 	}
-	if ok, _ := outbox.Release(context.Background(), e.db.DB, 999999); ok {
+	if ok, _ := relay.Release(context.Background(), e.db.DB, 999999); ok {
 		t.Error("Release of a row that is not parked reported true")
 	}
 	msgs := e.sqs.Collect(t, eventsQueue, 1, 20*time.Second)
@@ -172,15 +173,15 @@ func TestFailureCountSurvivesRestart(t *testing.T) {
 		_ = e.db.QueryRow("SELECT attempts FROM outbox_failures WHERE `offset` = ?", poison).Scan(&n)
 		return n
 	}
-	opts := outbox.Options{MaxAttempts: 4, RetryBackoff: 300 * time.Millisecond}
-	_, stop := e.relay(opts, nil)
+	opts := relay.Options{MaxAttempts: 4, RetryBackoff: 300 * time.Millisecond}
+	_, stop := e.startRelay(opts, nil)
 	waitFor(t, 10*time.Second, "two failed attempts", func() bool { return attempts() >= 2 })
 	stop()
 	done := attempts()
 	if done >= 4 {
 		t.Fatalf("%d attempts before the restart, want fewer than 4", done)
 	}
-	r, _ := e.relay(opts, nil)
+	r, _ := e.startRelay(opts, nil)
 	waitFor(t, 10*time.Second, "event parked", func() bool {
 		lag, err := r.Lag(context.Background())
 		return err == nil && lag.Parked == 1
@@ -196,7 +197,7 @@ func TestFailureCountSurvivesRestart(t *testing.T) {
 // outage, which must neither lose nor skip the rows it had not sent.
 func TestSQSOutage(t *testing.T) {
 	e := newEnv(t)
-	r, _ := e.relay(outbox.Options{BatchSize: 20, AckDeadline: 400 * time.Millisecond,
+	r, _ := e.startRelay(relay.Options{BatchSize: 20, AckDeadline: 400 * time.Millisecond,
 		RetryBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond}, nil)
 
 	warmup := []events.Envelope{newEvent(t, 1, 1, ""), newEvent(t, 2, 1, "")}
@@ -268,7 +269,7 @@ func TestOrderFollowsAggregateVersion(t *testing.T) {
 		}
 	}
 	rec := &recordingPublisher{}
-	e.relay(outbox.Options{BatchSize: 10}, func(p message.Publisher) message.Publisher {
+	e.startRelay(relay.Options{BatchSize: 10}, func(p message.Publisher) message.Publisher {
 		rec.Publisher = p
 		return rec
 	})
@@ -343,7 +344,7 @@ func TestGracefulShutdown(t *testing.T) {
 	slow := func(p message.Publisher) message.Publisher {
 		return slowPublisher{Publisher: p, delay: func() time.Duration { return 20 * time.Millisecond }}
 	}
-	r, stop := e.relay(outbox.Options{BatchSize: 100}, slow)
+	r, stop := e.startRelay(relay.Options{BatchSize: 100}, slow)
 	waitFor(t, 10*time.Second, "10 events sent", func() bool { return r.Delivered() >= 10 })
 	stop()
 	sent := r.Delivered()
@@ -354,7 +355,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("%d 'outbox relay stopped' lines, want 1", len(lines))
 	}
 
-	e.relay(outbox.Options{}, nil)
+	e.startRelay(relay.Options{}, nil)
 	got := e.collectIDs(want, 30*time.Second)
 	if dups := checkDelivery(t, want, got); dups > 1 {
 		t.Errorf("%d duplicates after a graceful stop, want at most 1", dups)
@@ -377,7 +378,7 @@ func TestLagIsReportedAndLogged(t *testing.T) {
 	}
 
 	// Slow sends, so that the first lag check surely comes before the first delivery.
-	e.relay(outbox.Options{LagInterval: 20 * time.Millisecond}, func(p message.Publisher) message.Publisher {
+	e.startRelay(relay.Options{LagInterval: 20 * time.Millisecond}, func(p message.Publisher) message.Publisher {
 		return slowPublisher{Publisher: p, delay: func() time.Duration { return 100 * time.Millisecond }}
 	})
 	waitFor(t, 10*time.Second, "caught-up lag logged", func() bool {
@@ -436,14 +437,14 @@ func TestEventNotSentWithinAckDeadlineIsKept(t *testing.T) {
 				want[ev.EventID] = true
 			}
 			publish(t, e.db.DB, evs...)
-			opts := outbox.Options{BatchSize: 20, AckDeadline: 300 * time.Millisecond, RetryBackoff: 20 * time.Millisecond}
+			opts := relay.Options{BatchSize: 20, AckDeadline: 300 * time.Millisecond, RetryBackoff: 20 * time.Millisecond}
 			if tc.upstream {
-				opts = outbox.WithAdapters(opts, outbox.Topic, outbox.NewSchema(20), wsql.MySQLQueueOffsetsAdapter{
+				opts = relay.WithAdapters(opts, outbox.Topic, relay.NewSchema(20), wsql.MySQLQueueOffsetsAdapter{
 					DeleteOnAck: true, GenerateMessagesTableName: func(string) string { return "`outbox`" },
 				})
 			}
 			release := make(chan struct{})
-			r, _ := e.relay(opts, func(p message.Publisher) message.Publisher {
+			r, _ := e.startRelay(opts, func(p message.Publisher) message.Publisher {
 				return flakyPublisher{Publisher: p, failID: evs[5].EventID, release: release}
 			})
 			// Past the deadline at least twice, then the outage ends.
@@ -495,7 +496,7 @@ func TestStopDoesNotWaitForAHungSend(t *testing.T) {
 	publish(t, e.db.DB, ev)
 	hung := hungPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	defer close(hung.release)
-	_, stop := e.relay(outbox.Options{AckDeadline: time.Hour}, func(message.Publisher) message.Publisher { return hung })
+	_, stop := e.startRelay(relay.Options{AckDeadline: time.Hour}, func(message.Publisher) message.Publisher { return hung })
 	select {
 	case <-hung.entered:
 	case <-time.After(30 * time.Second):

@@ -1,0 +1,65 @@
+// Package orderstest holds what the orders service's tests share: looks into an orders database and a
+// stand-in for a failing customers-api.
+package orderstest
+
+import (
+	"database/sql"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/b2b/backoffice/internal/web"
+)
+
+// Count returns the single integer query answers.
+func Count(t testing.TB, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// Events returns the outbox rows of aggregate id as "type@version", in outbox order.
+func Events(t testing.TB, db *sql.DB, aggregateID string) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT JSON_VALUE(payload, '$.type'), JSON_VALUE(payload, '$.aggregate_version') FROM outbox
+		WHERE JSON_VALUE(payload, '$.aggregate_id') = ? ORDER BY `+"`offset`", aggregateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var typ, v string
+		if err := rows.Scan(&typ, &v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, typ+"@"+v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// NothingWritten fails t when any order, item, key, request or event exists.
+func NothingWritten(t testing.TB, db *sql.DB) {
+	t.Helper()
+	for _, table := range []string{"orders", "order_items", "idempotency_keys", "order_requests", "outbox"} {
+		if n := Count(t, db, `SELECT COUNT(*) FROM `+table); n != 0 {
+			t.Errorf("%s: got %d rows, want 0", table, n)
+		}
+	}
+}
+
+// StandIn is a stand-in for a customers-api that is failing: it answers every request with status and
+// an INTERNAL error body. It is closed when t ends.
+func StandIn(t testing.TB, status int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.RespondRaw(w, status, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
