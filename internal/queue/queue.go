@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -88,7 +90,7 @@ func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{
 			Region:      region,
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, "")),
-			HTTPClient:  httpClient,
+			HTTPClient:  bodyOnlyClient{httpClient},
 			Retryer:     newRetryer,
 		}, nil
 	}
@@ -100,7 +102,26 @@ func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config: %w", err)
 	}
+	// Wrapped after loading: the loader configures the buildable client itself (a custom CA bundle).
+	cfg.HTTPClient = bodyOnlyClient{cfg.HTTPClient}
 	return cfg, nil
+}
+
+// bodyOnlyClient hides io.WriterTo on request bodies. smithy-go's request body implements WriterTo and
+// answers (0, io.EOF) once closed, which the SDK does as soon as Do returns; net/http, which may still
+// drain the body after writing it (transfer.go), takes that EOF for a write error and closes the
+// connection while the response is being read. A ReceiveMessage answer too large to be buffered by then
+// fails with "use of closed network connection", the SDK retries it silently, and the messages the
+// first attempt received come back only a visibility timeout later (measured: 0.02–0.13 % of 35 000
+// messages through goaws, 0 with this wrapper). With only Read and Close, net/http reads the body
+// itself and a closed body reads as empty, not as an error.
+type bodyOnlyClient struct{ aws.HTTPClient }
+
+func (c bodyOnlyClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return c.HTTPClient.Do(r)
 }
 
 // newRetryer is the SDK's standard retryer without its client-side retry quota: callers here retry
