@@ -16,32 +16,6 @@ import (
 	"github.com/b2b/backoffice/internal/logging"
 )
 
-// TestURL is the guard against the path-doubling bug (".../dev/orders/orders"): a base holds at most a
-// stage prefix, with or without a trailing slash, and the route is joined to it exactly once.
-func TestURL(t *testing.T) {
-	tests := []struct{ base, want string }{
-		{"http://h:3001", "http://h:3001/internal/customers/1"},
-		{"http://h:3001/", "http://h:3001/internal/customers/1"},
-		{"http://h:3001/dev", "http://h:3001/dev/internal/customers/1"},
-		{"http://h:3001/dev/", "http://h:3001/dev/internal/customers/1"},
-		{"https://api.example.com/prod/customers-api", "https://api.example.com/prod/customers-api/internal/customers/1"},
-	}
-	for _, tc := range tests {
-		c, err := customerclient.New(tc.base, "tok", 0, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.base, err)
-		}
-		if got, err := c.URL(1); err != nil || got != tc.want {
-			t.Errorf("URL(%q, 1): got %q, %v, want %q", tc.base, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "h:3001", "ftp://h/", "http://h:3001/?x=1", "http://h:3001/#f"} {
-		if _, err := customerclient.New(bad, "tok", 0, nil); err == nil {
-			t.Errorf("New(%q): got no error, want one", bad)
-		}
-	}
-}
-
 // upstream is a stand-in customers-api: it records what it was asked and answers with a fixed reply.
 type upstream struct {
 	mu      sync.Mutex
@@ -59,6 +33,38 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(u.status)
 	_, _ = w.Write([]byte(u.body))
+}
+
+// TestURL is the guard against the path-doubling bug (".../dev/orders/orders"): a base holds at most a
+// stage prefix, with or without a trailing slash, and the route is joined to it exactly once.
+func TestURL(t *testing.T) {
+	u := &upstream{status: 200, body: `{"id":1,"name":"A","email":"a@example.com","phone":null}`}
+	srv := httptest.NewServer(u)
+	defer srv.Close()
+	tests := []struct{ base, want string }{
+		{srv.URL, "/internal/customers/1"},
+		{srv.URL + "/", "/internal/customers/1"},
+		{srv.URL + "/dev", "/dev/internal/customers/1"},
+		{srv.URL + "/dev/", "/dev/internal/customers/1"},
+		{srv.URL + "/prod/customers-api", "/prod/customers-api/internal/customers/1"},
+	}
+	for i, tc := range tests {
+		c, err := customerclient.New(tc.base, "tok", 0, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.base, err)
+		}
+		if _, err := c.Get(context.Background(), 1); err != nil {
+			t.Fatalf("%s: %v", tc.base, err)
+		}
+		if got := u.paths[i]; got != tc.want {
+			t.Errorf("base %q: asked %q, want %q", tc.base, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "h:3001", "ftp://h/", "http://h:3001/?x=1", "http://h:3001/#f"} {
+		if _, err := customerclient.New(bad, "tok", 0, nil); err == nil {
+			t.Errorf("New(%q): got no error, want one", bad)
+		}
+	}
 }
 
 func TestGet(t *testing.T) {

@@ -9,13 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
@@ -36,7 +33,7 @@ const (
 type Handler struct {
 	cfg       Config
 	customers *customerclient.Client
-	up        upstream
+	orders    orders
 	pub       message.Publisher
 	now       func() time.Time
 }
@@ -53,42 +50,20 @@ func New(cfg Config, pub message.Publisher, client *http.Client) (*Handler, erro
 	if err != nil {
 		return nil, fmt.Errorf("CUSTOMERS_API_BASE %w", err)
 	}
-	if _, err := web.JoinURL(cfg.OrdersBase); err != nil {
+	ordersClient, err := web.NewServiceClient(cfg.OrdersBase, cfg.ServiceToken, cfg.UpstreamTimeout, client)
+	if err != nil {
 		return nil, fmt.Errorf("ORDERS_API_BASE %w", err)
 	}
-	return &Handler{
-		cfg:       cfg,
-		customers: customers,
-		up: upstream{
-			client:  client,
-			orders:  cfg.OrdersBase,
-			token:   cfg.ServiceToken,
-			timeout: cfg.UpstreamTimeout,
-		},
-		pub: pub,
-		now: time.Now,
-	}, nil
+	return &Handler{cfg: cfg, customers: customers, orders: orders{ordersClient}, pub: pub, now: time.Now}, nil
 }
 
-// Routes returns the whole HTTP surface: create-and-confirm on both paths and GET /health.
+// Routes returns the whole HTTP surface: create-and-confirm on both paths and GET /health, behind the
+// shared middleware with the endpoint's own response envelope.
 func Routes(h *Handler, log *slog.Logger) http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware(log))
+	r := web.NewRouter(log, web.WithErrorRenderer(errorBody))
 	r.Post(Path, h.CreateAndConfirm)
 	r.Post(StagePath, h.CreateAndConfirm)
 	r.Get("/health", web.Health("orchestrator", nil))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { respondError(w, r, apperr.ErrRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		// Allow names what this path has: POST on the endpoint, GET on /health.
-		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost} {
-			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
-				allow = append(allow, m)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		respondError(w, req, apperr.ErrMethodNotAllowed)
-	})
 	return r
 }
 
@@ -97,22 +72,21 @@ func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	var req CreateRequest
 	if err := web.Decode(w, r, &req); err != nil {
-		respondError(w, r, err)
+		web.Error(w, r, err)
 		return
 	}
 	if req.CorrelationID != nil && web.ValidCorrelationID(*req.CorrelationID) {
 		// The body's correlation id wins over the header's: it is the documented way to pass one.
-		r = r.WithContext(setCorrelationID(r.Context(), *req.CorrelationID))
-		w.Header().Set(web.CorrelationHeader, *req.CorrelationID)
+		r = web.SetCorrelationID(w, r, *req.CorrelationID)
 	}
-	annotate(r.Context(), "idempotency_key", req.IdempotencyKey, "customer_id", req.CustomerID)
+	web.Annotate(r.Context(), "idempotency_key", req.IdempotencyKey, "customer_id", req.CustomerID)
 	if err := req.Validate(); err != nil {
-		respondError(w, r, err)
+		web.Error(w, r, err)
 		return
 	}
 	status, data, err := h.run(r.Context(), req, h.deadline(r.Context(), start))
 	if err != nil {
-		respondError(w, r, err)
+		web.Error(w, r, err)
 		return
 	}
 	respond(w, r, status, data)
@@ -161,7 +135,7 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 	}
 	hash := events.RequestHash(req.CustomerID, req.Items)
 
-	known, found, err := h.up.OrderRequest(ctx, req.IdempotencyKey)
+	known, found, err := h.orders.OrderRequest(ctx, req.IdempotencyKey)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -169,8 +143,8 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 		if known.RequestHash != hash {
 			return 0, nil, ErrKeyReused
 		}
-		if known.final() {
-			annotate(ctx, "replayed", true)
+		if known.Final() {
+			web.Annotate(ctx, "replayed", true)
 			return final(cust, known)
 		}
 	}
@@ -210,7 +184,7 @@ func (h *Handler) send(ctx context.Context, req CreateRequest, hash string, dead
 	if err := queue.Publish(ctx, h.pub, h.cfg.Queue, msg); err != nil {
 		return ErrQueueUnavailable.Wrap(fmt.Errorf("send PlaceOrder: %w", err))
 	}
-	annotate(ctx, "sent", true)
+	web.Annotate(ctx, "sent", true)
 	return nil
 }
 
@@ -221,27 +195,27 @@ func (h *Handler) wait(ctx context.Context, key, hash string, cust Customer, dea
 	for polls := 1; ; polls++ {
 		// A poll may run into the margin, never past half of it: the answer still has to be written.
 		pctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
-		r, found, err := h.up.OrderRequest(pctx, key)
+		r, found, err := h.orders.OrderRequest(pctx, key)
 		cancel()
 		switch {
 		case err != nil:
 			logging.FromContext(ctx).Warn("poll order request failed", "error", err.Error())
 		case found && r.RequestHash != hash:
 			return 0, nil, ErrKeyReused
-		case found && r.final():
-			annotate(ctx, "polls", polls)
+		case found && r.Final():
+			web.Annotate(ctx, "polls", polls)
 			return final(cust, r)
 		}
 		left := deadline.Sub(h.now())
 		if left <= 0 {
-			annotate(ctx, "polls", polls)
+			web.Annotate(ctx, "polls", polls)
 			return pending(key)
 		}
 		t := time.NewTimer(min(b.next(), left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			annotate(ctx, "polls", polls)
+			web.Annotate(ctx, "polls", polls)
 			return pending(key)
 		case <-t.C:
 		}
@@ -252,8 +226,8 @@ func pending(key string) (int, any, error) {
 	return http.StatusAccepted, Pending{Status: "PENDING", IdempotencyKey: key}, nil
 }
 
-func final(cust Customer, r orderRequest) (int, any, error) {
-	if r.Status == StatusRejected {
+func final(cust Customer, r events.OrderRequest) (int, any, error) {
+	if r.Status == events.RequestRejected {
 		return 0, nil, rejection(r.Error)
 	}
 	if r.Order == nil {
@@ -276,5 +250,3 @@ func final(cust Customer, r orderRequest) (int, any, error) {
 		},
 	}, nil
 }
-
-func newCorrelationID() string { return uuid.NewString() }
