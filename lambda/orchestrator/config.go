@@ -80,15 +80,20 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// LogValue masks the service token when the configuration is logged.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
+// LogValue is how the configuration appears in the start-up log line: the service token masked,
+// durations as "2s".
+func (c Config) LogValue() slog.Value { return slog.GroupValue(c.Attrs()...) }
+
+// Attrs are the attributes of LogValue, for a binary that logs them with settings of its own.
+func (c Config) Attrs() []slog.Attr {
+	return []slog.Attr{
 		slog.String("customers_api_base", c.CustomersBase),
 		slog.String("orders_api_base", c.OrdersBase),
 		slog.String("service_token", config.Secret(c.ServiceToken)),
 		slog.String("queue", c.Queue),
-		slog.Duration("wait_timeout", c.WaitTimeout),
-		slog.Duration("upstream_timeout", c.UpstreamTimeout),
+		slog.String("wait_timeout", c.WaitTimeout.String()),
+		slog.String("upstream_timeout", c.UpstreamTimeout.String()),
 		slog.Any("sqs", c.SQS),
-	)
+		slog.String("log_level", c.LogLevel),
+	}
 }

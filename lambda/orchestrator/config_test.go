@@ -109,4 +109,7 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 	if !strings.Contains(buf.String(), `"orders_api_base":"http://o"`) {
 		t.Errorf("logged configuration %s: want the bases shown", buf.String())
 	}
+	if !strings.Contains(buf.String(), `"wait_timeout":"8s"`) || !strings.Contains(buf.String(), `"upstream_timeout":"2s"`) {
+		t.Errorf("logged configuration %s: want durations as \"8s\"", buf.String())
+	}
 }

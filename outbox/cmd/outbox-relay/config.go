@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
@@ -40,13 +41,18 @@ func load(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// logAttrs describes c for the start-up log line, with secrets masked: a DSN may hold the password.
-func (c config) logAttrs() []any {
-	return []any{
-		"db", c.DB,
-		"sqs", c.SQS, "queue", c.Queue,
-		"poll_interval", c.PollInterval.String(), "batch_size", c.BatchSize,
-		"max_attempts", c.MaxAttempts, "max_backoff", c.MaxBackoff.String(),
-		"lag_interval", c.LagInterval.String(), "log_level", c.LogLevel,
-	}
+// LogValue is how the configuration appears in the start-up log line: secrets masked (a DSN may hold the
+// password), durations as "2s".
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Any("db", c.DB),
+		slog.Any("sqs", c.SQS),
+		slog.String("queue", c.Queue),
+		slog.String("poll_interval", c.PollInterval.String()),
+		slog.Int("batch_size", c.BatchSize),
+		slog.Int("max_attempts", c.MaxAttempts),
+		slog.String("max_backoff", c.MaxBackoff.String()),
+		slog.String("lag_interval", c.LagInterval.String()),
+		slog.String("log_level", c.LogLevel),
+	)
 }

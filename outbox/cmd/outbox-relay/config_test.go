@@ -19,7 +19,7 @@ func TestLoadDefaultsAndMasking(t *testing.T) {
 		t.Errorf("defaults: got %+v", c)
 	}
 	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", c.logAttrs()...)
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
 	attrs := buf.String()
 	if strings.Contains(attrs, "hunter2") || strings.Contains(attrs, "topsecret") || !strings.Contains(attrs, `"endpoint":"http://127.0.0.1:4100"`) {
 		t.Errorf("secrets in the start-up log attributes: %s", attrs)

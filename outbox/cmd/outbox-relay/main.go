@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := logging.New(stdout, service, cfg.LogLevel)
 	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
-	log.Info("starting", cfg.logAttrs()...)
+	log.Info("starting", "config", cfg)
 
 	db, err := sqldb.Open(ctx, cfg.DB, log)
 	if err != nil {

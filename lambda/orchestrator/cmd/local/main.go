@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/lambda/orchestrator"
@@ -28,24 +27,19 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
-	cfg, err := orchestrator.LoadConfig(getenv)
+	cfg, err := load(getenv)
 	if err != nil {
 		return err
 	}
-	l := config.New(getenv)
-	port := l.Int("PORT", 3003, 0, 65535)
-	if err := l.Err(); err != nil {
-		return err
-	}
 	log := logging.New(out, "orchestrator", cfg.LogLevel)
-	h, closePub, err := orchestrator.Setup(cfg, log)
+	h, closePub, err := orchestrator.Setup(cfg.Config, log)
 	if err != nil {
 		return err
 	}
 	defer closePub()
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", port, err)
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
 	log.Info("starting", "config", cfg)
 	return web.Serve(ctx, ln, h, log)

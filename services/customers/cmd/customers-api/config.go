@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
@@ -27,12 +29,13 @@ func load(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// logAttrs describes c for the start-up log line, with secrets masked: a DSN may hold the password.
-func (c config) logAttrs() []any {
-	return []any{
-		"port", c.Port,
-		"db", c.DB,
-		"service_token", env.Secret(c.ServiceToken),
-		"log_level", c.LogLevel,
-	}
+// LogValue is how the configuration appears in the start-up log line: secrets masked (a DSN may hold the
+// password), durations as "2s".
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.Any("db", c.DB),
+		slog.String("service_token", env.Secret(c.ServiceToken)),
+		slog.String("log_level", c.LogLevel),
+	)
 }

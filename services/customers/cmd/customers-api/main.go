@@ -42,7 +42,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log := logging.New(stdout, customerapi.Service, cfg.LogLevel)
 	// The driver otherwise prints its own lines to stderr; keep them in the JSON log.
 	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
-	log.Info("starting", cfg.logAttrs()...)
+	log.Info("starting", "config", cfg)
 
 	db, err := sqldb.Open(ctx, cfg.DB, log)
 	if err != nil {

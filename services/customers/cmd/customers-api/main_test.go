@@ -104,7 +104,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if strings.Contains(logs, token) {
 		t.Fatalf("the service token leaked into the log:\n%s", logs)
 	}
-	start := logLine(t, logs, "starting")
+	start, _ := logLine(t, logs, "starting")["config"].(map[string]any)
 	dbAttrs, _ := start["db"].(map[string]any)
 	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || dbAttrs["dsn"] != fmt.Sprintf("*** (%d chars)", len(db.DSN)) || start["port"] != float64(0) {
 		t.Fatalf("start-up line: got %v, want the token and the DSN masked", start)

@@ -2,15 +2,16 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
-	"github.com/b2b/backoffice/internal/config"
+	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
-type cfg struct {
+type config struct {
 	Port             int
 	DB               sqldb.Config
 	ServiceToken     string
@@ -23,9 +24,9 @@ type cfg struct {
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
-func load(getenv func(string) string) (cfg, error) {
-	l := config.New(getenv)
-	c := cfg{
+func load(getenv func(string) string) (config, error) {
+	l := env.New(getenv)
+	c := config{
 		Port:             l.Int("PORT", 3002, 0, 65535),
 		DB:               sqldb.LoadConfig(l, "orders"),
 		ServiceToken:     l.Required("SERVICE_TOKEN"),
@@ -37,20 +38,25 @@ func load(getenv func(string) string) (cfg, error) {
 		LogLevel:         l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
-		return cfg{}, err
+		return config{}, err
 	}
 	if _, err := web.JoinURL(c.CustomersAPIBase); err != nil {
-		return cfg{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
+		return config{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}
 	return c, nil
 }
 
-// logValue is the configuration as logged at start: secrets masked.
-func (c cfg) logValue() []any {
-	return []any{
-		"port", c.Port, "db", c.DB, "service_token", config.Secret(c.ServiceToken),
-		"customers_api_base", c.CustomersAPIBase, "customers_api_timeout", c.CustomersTimeout.String(),
-		"cancel_window", c.CancelWindow.String(), "idempotency_ttl", c.IdempotencyTTL.String(),
-		"idempotency_purge_interval", c.PurgeInterval.String(), "log_level", c.LogLevel,
-	}
+// LogValue is how the configuration appears in the start-up log line: secrets masked, durations as "2s".
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.Any("db", c.DB),
+		slog.String("service_token", env.Secret(c.ServiceToken)),
+		slog.String("customers_api_base", c.CustomersAPIBase),
+		slog.String("customers_api_timeout", c.CustomersTimeout.String()),
+		slog.String("cancel_window", c.CancelWindow.String()),
+		slog.String("idempotency_ttl", c.IdempotencyTTL.String()),
+		slog.String("idempotency_purge_interval", c.PurgeInterval.String()),
+		slog.String("log_level", c.LogLevel),
+	)
 }

@@ -34,32 +34,32 @@ func main() {
 
 // run starts orders-api and blocks until ctx is done.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	c, err := load(getenv)
+	cfg, err := load(getenv)
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, "orders-api", c.LogLevel)
-	log.Info("starting", c.logValue()...)
+	log := logging.New(stdout, "orders-api", cfg.LogLevel)
+	log.Info("starting", "config", cfg)
 
-	db, err := sqldb.Open(ctx, c.DB, log)
+	db, err := sqldb.Open(ctx, cfg.DB, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	cust, err := customerclient.New(c.CustomersAPIBase, c.ServiceToken, c.CustomersTimeout, nil)
+	cust, err := customerclient.New(cfg.CustomersAPIBase, cfg.ServiceToken, cfg.CustomersTimeout, nil)
 	if err != nil {
 		return err
 	}
 	store := orderdb.New(db)
-	svc := order.NewService(store, cust, order.Config{CancelWindow: c.CancelWindow, IdempotencyTTL: c.IdempotencyTTL})
-	go purgeKeys(ctx, svc, c.PurgeInterval, log)
+	svc := order.NewService(store, cust, order.Config{CancelWindow: cfg.CancelWindow, IdempotencyTTL: cfg.IdempotencyTTL})
+	go purgeKeys(ctx, svc, cfg.PurgeInterval, log)
 
-	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(c.Port)))
+	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", c.Port, err)
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	h := orderapi.Routes(log, svc, c.ServiceToken, map[string]web.Check{"db": store.Ping})
+	h := orderapi.Routes(log, svc, cfg.ServiceToken, map[string]web.Check{"db": store.Ping})
 	return web.Serve(ctx, l, h, log)
 }
 

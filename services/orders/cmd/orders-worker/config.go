@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/b2b/backoffice/internal/config"
+	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
 )
 
-type settings struct {
+type config struct {
 	DB            sqldb.Config
 	SQS           queue.Config
 	Queue         string
@@ -30,9 +30,9 @@ type settings struct {
 // (order-commands), CUSTOMERS_API_BASE and SERVICE_TOKEN (required), CUSTOMERS_API_TIMEOUT (2s),
 // ORDER_COMMANDS_VISIBILITY_TIMEOUT (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info). Everything is
 // checked here, before any connection is tried, so a bad value stops the worker at once.
-func load(getenv func(string) string) (settings, error) {
-	l := config.New(getenv)
-	s := settings{
+func load(getenv func(string) string) (config, error) {
+	l := env.New(getenv)
+	s := config{
 		DB:               sqldb.LoadConfig(l, "orders"),
 		SQS:              queue.LoadConfig(l),
 		Queue:            l.String("ORDER_COMMANDS_QUEUE", "order-commands"),
@@ -44,24 +44,25 @@ func load(getenv func(string) string) (settings, error) {
 		LogLevel:         l.LogLevel(),
 	}
 	if err := l.Err(); err != nil {
-		return settings{}, err
+		return config{}, err
 	}
 	if _, err := web.JoinURL(s.CustomersBase); err != nil {
-		return settings{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
+		return config{}, fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}
 	return s, nil
 }
 
-// LogValue keeps secrets out of the start-up log line.
-func (s settings) LogValue() slog.Value {
+// LogValue is how the configuration appears in the start-up log line: secrets masked, durations as "2s".
+func (s config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Any("db", s.DB),
 		slog.Any("sqs", s.SQS),
 		slog.String("queue", s.Queue),
 		slog.String("customers_api_base", s.CustomersBase),
-		slog.Duration("customers_api_timeout", s.CustomersTimeout),
-		slog.String("service_token", config.Secret(s.ServiceToken)),
-		slog.Duration("visibility_timeout", s.Visibility),
+		slog.String("customers_api_timeout", s.CustomersTimeout.String()),
+		slog.String("service_token", env.Secret(s.ServiceToken)),
+		slog.String("visibility_timeout", s.Visibility.String()),
 		slog.Int("workers", s.Workers),
+		slog.String("log_level", s.LogLevel),
 	)
 }

@@ -94,6 +94,10 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	if !strings.Contains(got, `"service_token":"*** (14 chars)"`) {
 		t.Errorf("logged configuration %s: want the token masked by its length", got)
 	}
+	// Durations read as they are written in the environment, like every binary logs them.
+	if !strings.Contains(got, `"customers_api_timeout":"2s"`) || !strings.Contains(got, `"visibility_timeout":"30s"`) {
+		t.Errorf("logged configuration %s: want durations as \"2s\"", got)
+	}
 	for _, secret := range []string{"a-secret-token", "aws-secret", "db-secret"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("logged configuration %s shows %q", got, secret)
