@@ -130,7 +130,7 @@ func admin(ctx context.Context, cfg config, args []string, stdout io.Writer) err
 		}
 	case "release":
 		if len(args) < 2 {
-			return errors.New("usage: outbox-relay release OFFSET...")
+			return errors.New("usage: outbox-relay release OFFSET [OFFSET]")
 		}
 		for _, a := range args[1:] {
 			n, err := strconv.ParseInt(a, 10, 64)

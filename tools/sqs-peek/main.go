@@ -2,7 +2,7 @@
 // AWS_* variables), one JSON object per line with body and attributes, for looking at what the relay
 // sent without the aws CLI:
 //
-//	AWS_ENDPOINT_URL=http://127.0.0.1:4100 go run ./outbox/cmd/sqs-peek -queue order-events
+//	AWS_ENDPOINT_URL=http://127.0.0.1:4100 go run ./tools/sqs-peek -queue order-events
 //
 // By default messages are left on the queue (they become visible again after -visibility); -delete
 // removes what was printed, as a consumer would. Every look is a receive: the queues move a message to

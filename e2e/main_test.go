@@ -1,4 +1,4 @@
-package e2etest
+package e2e
 
 import (
 	"bytes"
@@ -146,9 +146,6 @@ func (p *proc) start() *proc {
 
 // stop sends SIGTERM and waits for a graceful exit (SIGKILL after 15 s).
 func (p *proc) stop() { p.signal(syscall.SIGTERM) }
-
-// kill stops the process at once, the way a crash does.
-func (p *proc) kill() { p.signal(syscall.SIGKILL) }
 
 func (p *proc) signal(sig syscall.Signal) {
 	p.mu.Lock()
