@@ -9,7 +9,7 @@ GO_TEST_FLAGS ?= -race -timeout 20m
 TEST_DB_DSN ?= $(DB_USER):$(DB_PASSWORD)@tcp($(DB_HOST):$(DB_PORT))/
 export TEST_DB_DSN
 
-.PHONY: all build test lint vet fmt-check staticcheck run migrate seed ensure-db lambda-zip fuzz peek bench-outbox compare-outbox-default clean
+.PHONY: all build test lint vet fmt-check staticcheck run migrate seed ensure-db lambda-zip fuzz peek bench-outbox compare-outbox-default clean token
 
 all: build
 
@@ -60,6 +60,11 @@ seed: migrate
 # every service with prefixed logs. Ctrl-C stops everything.
 run: seed build
 	$(BIN)/launcher
+
+# A signed dev access token (HS256 with AUTH_HS256_SECRET): an operator with every scope for 12 h, unless
+# SCOPES="orders:read orders:write", CUSTOMER_ID=42 or SUB=name say otherwise. export TOKEN=$(make -s token)
+token:
+	@go run ./tools/devtoken $(if $(SUB),-sub "$(SUB)") $(if $(SCOPES),-scopes "$(SCOPES)") $(if $(CUSTOMER_ID),-customer-id "$(CUSTOMER_ID)")
 
 fuzz:
 	go test -run XXX -fuzz FuzzDecodeCursor -fuzztime 30s ./internal/web/

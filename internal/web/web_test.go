@@ -236,10 +236,18 @@ func TestServiceToken(t *testing.T) {
 		{"wrong, same length", "Bearer " + strings.Repeat("x", len(token)), 401},
 		{"different length", "Bearer " + token[:4], 401},
 		{"prefix of a longer one", "Bearer " + token + "-and-more", 401},
-		{"lowercase scheme", "bearer " + token, 401},
 		{"basic", "Basic " + token, 401},
 		{"no scheme", token, 401},
+		{"scheme only", "Bearer", 401},
+		{"scheme and space only", "Bearer ", 401},
+		{"token with a space inside", "Bearer " + token[:4] + " " + token[4:], 401},
+		{"scheme glued to the token", "Bearer" + token, 401},
 		{"right", "Bearer " + token, 200},
+		// RFC 9110 §11.1: the auth-scheme is case-insensitive, and 1*SP may follow it.
+		{"lowercase scheme", "bearer " + token, 200},
+		{"uppercase scheme", "BEARER " + token, 200},
+		{"mixed-case scheme", "bEaReR " + token, 200},
+		{"two spaces", "Bearer  " + token, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/internal/x", nil)
