@@ -3,6 +3,7 @@ package queue_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -120,6 +121,68 @@ func TestNewSubscriberRejectsBadOptions(t *testing.T) {
 	for _, o := range []queue.SubscriberOptions{{MaxMessages: 11}, {Wait: 21 * time.Second}} {
 		if _, err := queue.NewSubscriber(c, nil, o); err == nil {
 			t.Errorf("options %+v: got no error", o)
+		}
+	}
+}
+
+// TestBatchersFanOut: a batch published to an SNS topic reaches every queue subscribed to it (raw
+// delivery: body and attributes unchanged), and a batch sent to a queue reaches that queue; a watermill
+// subscriber reads both as the messages that were sent.
+func TestBatchersFanOut(t *testing.T) {
+	srv := sqstest.StartWith(t, sqstest.Options{Topics: map[string][]string{"events": {"consumer-a", "consumer-b"}}}, "direct")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := queue.NewTopic(ctx, srv.Config(), "no-such-topic"); !errors.Is(err, queue.ErrNoTopic) {
+		t.Fatalf("a missing topic: got %v, want ErrNoTopic (topics are never created)", err)
+	}
+	topic, err := queue.NewTopic(ctx, srv.Config(), "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topic.Destination() != sqstest.TopicARN("events") {
+		t.Errorf("topic ARN: got %q, want %q", topic.Destination(), sqstest.TopicARN("events"))
+	}
+	direct, err := queue.NewQueue(ctx, srv.Config(), "direct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []*message.Message
+	for i := range queue.MaxBatch {
+		m := message.NewMessage(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), []byte(fmt.Sprintf(`{"n":%d,"text":"é \"q\"\n"}`, i)))
+		m.Metadata.Set("event_type", "order.created")
+		m.Metadata.Set("aggregate_id", fmt.Sprint(i))
+		batch = append(batch, m)
+	}
+	for _, b := range []queue.Batcher{topic, direct} {
+		refused, err := b.SendBatch(ctx, batch[:b.MaxBatch()])
+		if err == nil && b.MaxBatch() < len(batch) {
+			var more []error
+			more, err = b.SendBatch(ctx, batch[b.MaxBatch():])
+			refused = append(refused, more...)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", b.Destination(), err)
+		}
+		for i, r := range refused {
+			if r != nil {
+				t.Errorf("%s: message %d refused: %v", b.Destination(), i, r)
+			}
+		}
+	}
+	for _, q := range []string{"consumer-a", "consumer-b", "direct"} {
+		got := srv.Collect(t, q, queue.MaxBatch, 20*time.Second)
+		if len(got) != queue.MaxBatch {
+			t.Fatalf("%s: got %d messages, want %d", q, len(got), queue.MaxBatch)
+		}
+		byID := map[string]sqstest.Message{}
+		for _, m := range got {
+			byID[m.Attributes["_watermill_message_uuid"]] = m
+		}
+		for i, m := range batch {
+			g, ok := byID[m.UUID]
+			if !ok || g.Body != string(m.Payload) || g.Attributes["event_type"] != "order.created" || g.Attributes["aggregate_id"] != fmt.Sprint(i) {
+				t.Errorf("%s: message %s: got %+v, want body %s and its attributes", q, m.UUID, g, m.Payload)
+			}
 		}
 	}
 }

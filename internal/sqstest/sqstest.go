@@ -14,11 +14,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +48,9 @@ type Options struct {
 	VisibilityTimeout time.Duration
 	// MaxReceiveCount is the RedrivePolicy of each queue towards its "-dlq" (default 5).
 	MaxReceiveCount int
+	// Topics are SNS topics, each with the queues subscribed to it (raw message delivery: the body and
+	// the attributes arrive as published). Subscribed queues not named in Start's queues are added.
+	Topics map[string][]string
 }
 
 // DefaultVisibilityTimeout is short so that nacked messages come back quickly in tests.
@@ -130,6 +135,9 @@ func (s *Server) Config() queue.Config {
 
 // Client returns an SQS client for this server.
 func (s *Server) Client() *sqs.Client { return s.client }
+
+// TopicARN returns the ARN of the SNS topic name, as goaws names it.
+func TopicARN(name string) string { return "arn:aws:sns:" + Region + ":" + AccountID + ":" + name }
 
 // URL returns the queue URL of name (as goaws reports it; requests always go to Endpoint).
 func (s *Server) URL(t testing.TB, name string) string {
@@ -226,6 +234,13 @@ func (s *Server) start() error {
 }
 
 func (s *Server) writeConfig(o Options, queues []string) error {
+	for _, subs := range o.Topics {
+		for _, q := range subs {
+			if !slices.Contains(queues, q) {
+				queues = append(queues, q)
+			}
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local:\n  Host: localhost\n  Port: %q\n  Region: %s\n  AccountId: %q\n", strconv.Itoa(s.port), Region, AccountID)
 	b.WriteString("  LogToFile: false\n  EnableDuplicates: false\n")
@@ -240,7 +255,18 @@ func (s *Server) writeConfig(o Options, queues []string) error {
 		fmt.Fprintf(&b, "    - Name: %s\n", dlq)
 		s.Queues = append(s.Queues, q, dlq)
 	}
-	b.WriteString("  Topics: []\n  RandomLatency:\n    Min: 0\n    Max: 0\n")
+	if len(o.Topics) == 0 {
+		b.WriteString("  Topics: []\n")
+	} else {
+		b.WriteString("  Topics:\n")
+		for _, topic := range slices.Sorted(maps.Keys(o.Topics)) {
+			fmt.Fprintf(&b, "    - Name: %s\n      Subscriptions:\n", topic)
+			for _, q := range o.Topics[topic] {
+				fmt.Fprintf(&b, "        - QueueName: %s\n          Raw: true\n", q)
+			}
+		}
+	}
+	b.WriteString("  RandomLatency:\n    Min: 0\n    Max: 0\n")
 	return os.WriteFile(filepath.Join(s.dir, "goaws.yaml"), []byte(b.String()), 0o644)
 }
 
