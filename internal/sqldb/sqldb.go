@@ -165,9 +165,14 @@ const MaxTxAttempts = 10
 // returns an error or panics, and runs fn again (jittered backoff, bounded) when MySQL reports a deadlock
 // (1213) or a lock wait timeout (1205), so those never reach a client.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	return InTxOpts(ctx, db, nil, fn)
+}
+
+// InTxOpts is InTx with transaction options (an isolation level other than the server's default).
+func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= MaxTxAttempts; attempt++ {
-		err = runTx(ctx, db, fn)
+		err = runTx(ctx, db, opts, fn)
 		if err == nil || !IsRetryable(err) {
 			return err
 		}
@@ -183,8 +188,8 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	return fmt.Errorf("transaction failed after %d attempts: %w", MaxTxAttempts, err)
 }
 
-func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

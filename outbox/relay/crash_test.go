@@ -41,7 +41,7 @@ func (e *env) startRelayProcess(t *testing.T, bin string, extra ...string) *rela
 		"DB_DSN="+e.db.DSN,
 		"AWS_ENDPOINT_URL="+e.sqs.Endpoint, "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"ORDER_EVENTS_QUEUE="+eventsQueue,
+		"ORDER_EVENTS_TOPIC="+eventsTopic,
 		"OUTBOX_BATCH_SIZE=100", "OUTBOX_POLL_INTERVAL=10ms", "LOG_LEVEL=info")
 	cmd.Env = append(cmd.Env, extra...)
 	p := &relayProcess{cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}

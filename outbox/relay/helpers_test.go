@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -25,7 +24,13 @@ import (
 	"github.com/b2b/backoffice/outbox/relay"
 )
 
-const eventsQueue = "order-events"
+// The relay publishes to the topic; two queues are subscribed to it, as consumers are. Tests read what
+// arrived on eventsQueue.
+const (
+	eventsTopic = "order-events"
+	eventsQueue = "consumer-a"
+	secondQueue = "consumer-b"
+)
 
 // env is one test's outbox database, goaws and relay log.
 type env struct {
@@ -37,28 +42,29 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return &env{t: t, db: dbtest.New(t, "orders"), sqs: sqstest.Start(t, eventsQueue), log: &logBuffer{}}
+	srv := sqstest.StartWith(t, sqstest.Options{Topics: map[string][]string{eventsTopic: {eventsQueue, secondQueue}}})
+	return &env{t: t, db: dbtest.New(t, "orders"), sqs: srv, log: &logBuffer{}}
 }
 
-func (e *env) publisher() message.Publisher {
+// topic is the relay's destination on this test's goaws.
+func (e *env) topic() queue.Batcher {
 	e.t.Helper()
-	pub, err := queue.NewPublisher(e.sqs.Config(), slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	topic, err := queue.NewTopic(ctx, e.sqs.Config(), eventsTopic)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return pub
+	return topic
 }
 
 // startRelay runs a relay on the test database until the test ends (or stop is called) and returns it.
-// wrap, when not nil, decorates the real SQS publisher (slow sends, recording the send order).
-func (e *env) startRelay(o relay.Options, wrap func(message.Publisher) message.Publisher) (*relay.Relay, func()) {
+// wrap, when not nil, decorates the real destination (slow sends, recording the send order).
+func (e *env) startRelay(o relay.Options, wrap func(queue.Batcher) queue.Batcher) (*relay.Relay, func()) {
 	e.t.Helper()
-	pub := e.publisher()
+	dest := e.topic()
 	if wrap != nil {
-		pub = wrap(pub)
-	}
-	if o.Queue == "" {
-		o.Queue = eventsQueue
+		dest = wrap(dest)
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 10 * time.Millisecond
@@ -66,7 +72,7 @@ func (e *env) startRelay(o relay.Options, wrap func(message.Publisher) message.P
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r, err := relay.New(e.db.DB, pub, o)
+	r, err := relay.New(e.db.DB, dest, o)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -252,39 +258,42 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 	return out
 }
 
-// slowPublisher delays each send: it keeps the relay's batch transaction open long, the situation in
+// slowBatcher delays each send: it keeps the relay's batch transaction open long, the situation in
 // which producers could be held up by the relay or commits could be missed.
-type slowPublisher struct {
-	message.Publisher
+type slowBatcher struct {
+	queue.Batcher
 	delay func() time.Duration
 }
 
-func (p slowPublisher) Publish(topic string, msgs ...*message.Message) error {
-	time.Sleep(p.delay())
-	return p.Publisher.Publish(topic, msgs...)
+func (b slowBatcher) SendBatch(ctx context.Context, msgs []*message.Message) ([]error, error) {
+	time.Sleep(b.delay())
+	return b.Batcher.SendBatch(ctx, msgs)
 }
 
-// recordingPublisher remembers the order in which events were sent.
-type recordingPublisher struct {
-	message.Publisher
+// recordingBatcher remembers the order in which events were accepted.
+type recordingBatcher struct {
+	queue.Batcher
 	mu   sync.Mutex
 	sent []*message.Message
 }
 
-func (p *recordingPublisher) Publish(topic string, msgs ...*message.Message) error {
-	if err := p.Publisher.Publish(topic, msgs...); err != nil {
-		return err
+func (b *recordingBatcher) SendBatch(ctx context.Context, msgs []*message.Message) ([]error, error) {
+	refused, err := b.Batcher.SendBatch(ctx, msgs)
+	if err != nil {
+		return nil, err
 	}
-	p.mu.Lock()
-	p.sent = append(p.sent, msgs...)
-	p.mu.Unlock()
-	return nil
+	b.mu.Lock()
+	for i, m := range msgs {
+		if refused[i] == nil {
+			b.sent = append(b.sent, m)
+		}
+	}
+	b.mu.Unlock()
+	return refused, nil
 }
 
-func (p *recordingPublisher) messages() []*message.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]*message.Message(nil), p.sent...)
+func (b *recordingBatcher) messages() []*message.Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*message.Message(nil), b.sent...)
 }
-
-var _ = fmt.Sprint

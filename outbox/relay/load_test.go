@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -15,10 +14,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/outbox"
 	"github.com/b2b/backoffice/outbox/relay"
@@ -125,8 +124,8 @@ func TestNoLossUnderConcurrentProducers(t *testing.T) {
 			// stays short.
 			var slow atomic.Bool
 			slow.Store(tc.delay > 0)
-			r, _ := e.startRelay(relay.Options{}, func(p message.Publisher) message.Publisher {
-				return slowPublisher{Publisher: p, delay: func() time.Duration {
+			r, _ := e.startRelay(relay.Options{}, func(p queue.Batcher) queue.Batcher {
+				return slowBatcher{Batcher: p, delay: func() time.Duration {
 					if slow.Load() {
 						return tc.delay
 					}
@@ -153,8 +152,8 @@ func TestNoLossUnderConcurrentProducers(t *testing.T) {
 // producer transactions never wait on a lock (see watchLockWaits).
 func TestProducersNotBlockedByRelay(t *testing.T) {
 	e := newEnv(t)
-	r, _ := e.startRelay(relay.Options{BatchSize: 100}, func(p message.Publisher) message.Publisher {
-		return slowPublisher{Publisher: p, delay: func() time.Duration { return 30 * time.Millisecond }}
+	r, _ := e.startRelay(relay.Options{BatchSize: 100}, func(p queue.Batcher) queue.Batcher {
+		return slowBatcher{Batcher: p, delay: func() time.Duration { return 30 * time.Millisecond }}
 	})
 	// A backlog first, so the relay is mid-batch (rows locked) for the whole run.
 	var backlog []events.Envelope
@@ -190,10 +189,10 @@ func TestProducersNotBlockedByRelay(t *testing.T) {
 // twice (SKIP LOCKED gives each relay rows the other does not hold).
 func TestTwoRelaysAtOnce(t *testing.T) {
 	e := newEnv(t)
-	recs := []*recordingPublisher{{}, {}}
+	recs := []*recordingBatcher{{}, {}}
 	for i := range recs {
-		e.startRelay(relay.Options{BatchSize: 50}, func(p message.Publisher) message.Publisher {
-			recs[i].Publisher = p
+		e.startRelay(relay.Options{BatchSize: 50}, func(p queue.Batcher) queue.Batcher {
+			recs[i].Batcher = p
 			return recs[i]
 		})
 	}
@@ -246,17 +245,38 @@ func TestDefaultSchemaComparison(t *testing.T) {
 			if err := init.SubscribeInitialize(topic); err != nil {
 				t.Fatal(err)
 			}
-			var slow atomic.Bool
+			// watermill-sql's own subscriber with the default schema and offsets adapter stands for a relay:
+			// what it hands out is what such a relay would send.
+			sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(e.db.DB), wsql.SubscriberConfig{
+				SchemaAdapter: schema, OffsetsAdapter: offsets, PollInterval: 10 * time.Millisecond,
+			}, watermill.NopLogger{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			msgs, err := sub.Subscribe(context.Background(), topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu        sync.Mutex
+				got       = map[string]int{}
+				delivered atomic.Int64
+				slow      atomic.Bool
+			)
 			slow.Store(tc.delay > 0)
-			opts := relay.WithAdapters(relay.Options{Log: slog.New(slog.DiscardHandler)}, topic, schema, offsets)
-			r, _ := e.startRelay(opts, func(p message.Publisher) message.Publisher {
-				return slowPublisher{Publisher: p, delay: func() time.Duration {
+			go func() {
+				for m := range msgs {
 					if slow.Load() {
-						return tc.delay
+						time.Sleep(tc.delay)
 					}
-					return 0
-				}}
-			})
+					mu.Lock()
+					got[m.UUID]++
+					mu.Unlock()
+					delivered.Add(1)
+					m.Ack()
+				}
+			}()
 			l := produce(t, e.db.DB, loadWriters, loadTxs, func(ctx context.Context, tx *sql.Tx, ev events.Envelope) error {
 				msg, err := outbox.Message(ev)
 				if err != nil {
@@ -270,22 +290,23 @@ func TestDefaultSchemaComparison(t *testing.T) {
 				return pub.Publish(topic, msg)
 			})
 			slow.Store(false)
-			// The default schema never comes back for what it skipped: wait until the relay is idle.
-			last, idleSince := r.Delivered(), time.Now()
-			waitFor(t, 2*time.Minute, "relay idle", func() bool {
-				if n := r.Delivered(); n != last {
+			// The default schema never comes back for what it skipped: wait until the subscriber is idle.
+			last, idleSince := delivered.Load(), time.Now()
+			waitFor(t, 2*time.Minute, "subscriber idle", func() bool {
+				if n := delivered.Load(); n != last {
 					last, idleSince = n, time.Now()
 				}
 				return time.Since(idleSince) > 3*time.Second
 			})
-			got := e.collectIDs(map[string]bool{}, 0)
+			mu.Lock()
+			defer mu.Unlock()
 			lost := 0
 			for id := range l.committed {
 				if got[id] == 0 {
 					lost++
 				}
 			}
-			t.Logf("DefaultMySQLSchema (%s relay): %d committed, %d LOST, %d delivered; producers %.0f tx/s, p99 %s",
+			t.Logf("DefaultMySQLSchema (%s consumer): %d committed, %d LOST, %d delivered; producers %.0f tx/s, p99 %s",
 				tc.name, len(l.committed), lost, len(got), l.txPerSecond(), l.percentile(0.99))
 		})
 	}

@@ -3,17 +3,15 @@ package relay
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/smithy-go"
 
@@ -25,21 +23,19 @@ import (
 
 // Options configure a Relay. Zero values take the defaults noted on each field.
 type Options struct {
-	// Queue is the destination: the topic given to the publisher (the SQS queue name). Required.
-	Queue string
 	// BatchSize is the number of rows one relay locks and sends per transaction (default 100). After
 	// a crash, at most this many events of the interrupted batch are sent again.
 	BatchSize int
 	// PollInterval is the wait between polls of an empty outbox (default 250 ms).
 	PollInterval time.Duration
-	// MaxAttempts is the number of failed sends after which an event is parked (default 5).
+	// MaxAttempts is the number of refused sends after which an event is parked (default 5).
 	MaxAttempts int
 	// RetryBackoff is the first wait after a failed send; it doubles up to MaxBackoff
 	// (defaults 200 ms and 10 s).
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
-	// AckDeadline bounds the time spent on one message before the batch transaction is committed with
-	// what was delivered and the rest released (default 30 s). During an SQS outage the relay keeps
+	// AckDeadline bounds how long one send is retried before the batch transaction is committed with
+	// what was delivered and the rest released (default 30 s). During an outage the relay keeps
 	// retrying, but in a fresh transaction every AckDeadline rather than one open for the whole outage.
 	AckDeadline time.Duration
 	// LagInterval is how often the lag is checked, and logged when it changed (default 10 s).
@@ -48,18 +44,9 @@ type Options struct {
 	LagLogEvery time.Duration
 	// Log receives the relay's log lines (default slog.Default()).
 	Log *slog.Logger
-
-	// schema, offsets and topic replace the outbox adapter in tests comparing it with watermill-sql's
-	// default schema.
-	schema  wsql.SchemaAdapter
-	offsets wsql.OffsetsAdapter
-	topic   string
 }
 
-func (o *Options) defaults() error {
-	if o.Queue == "" {
-		return errors.New("outbox relay: Queue is required")
-	}
+func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 100
 	}
@@ -88,40 +75,30 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.schema == nil {
-		o.schema = NewSchema(o.BatchSize)
-	}
-	if o.offsets == nil {
-		o.offsets = OffsetsAdapter()
-	}
-	if o.topic == "" {
-		o.topic = outbox.Topic
-	}
-	return nil
 }
 
-// Relay moves committed outbox rows to SQS: a watermill-sql subscriber on the outbox table hands out
-// one row at a time; the relay publishes it to the queue with the given publisher (normally
-// queue.NewPublisher), deletes the row in the subscriber's batch transaction and acks it.
+// Relay moves committed outbox rows to a destination (an SNS topic or an SQS queue, queue.Batcher):
+// it locks a batch of rows, sends them in batch calls in offset order, deletes each delivered chunk of
+// rows and commits.
 type Relay struct {
 	db   *sql.DB
-	pub  message.Publisher
+	dest queue.Batcher
 	o    Options
 	log  *slog.Logger
 	down outage
 
 	delivered atomic.Int64
 	running   chan struct{}
-	stopping  <-chan struct{}
 }
 
-// New returns a relay reading db's outbox and publishing with pub.
-func New(db *sql.DB, pub message.Publisher, o Options) (*Relay, error) {
-	if err := o.defaults(); err != nil {
-		return nil, err
+// New returns a relay reading db's outbox and sending to dest.
+func New(db *sql.DB, dest queue.Batcher, o Options) (*Relay, error) {
+	if dest == nil {
+		return nil, errors.New("outbox relay: a destination is required")
 	}
-	log := o.Log.With("queue", o.Queue)
-	return &Relay{db: db, pub: pub, o: o, log: log, down: outage{log: log}, running: make(chan struct{})}, nil
+	o.defaults()
+	log := o.Log.With("destination", dest.Destination())
+	return &Relay{db: db, dest: dest, o: o, log: log, down: outage{log: log}, running: make(chan struct{})}, nil
 }
 
 // Delivered returns how many events this relay has sent since it started.
@@ -130,181 +107,310 @@ func (r *Relay) Delivered() int64 { return r.delivered.Load() }
 // Running is closed once the relay polls the outbox.
 func (r *Relay) Running() <-chan struct{} { return r.running }
 
-// Run relays until ctx is canceled, then shuts down gracefully: the event being sent is finished, the
-// events delivered so far in the current batch are deleted, and the rest of the batch is unlocked for
-// the next relay. It returns nil after a graceful shutdown. A Relay runs once.
+// Run relays until ctx is canceled, then shuts down gracefully: the chunk being sent is finished (or
+// given up, when a send hangs), the rows delivered so far in the current batch are deleted and
+// committed, and the rest of the batch is unlocked for the next relay. It returns nil after a graceful
+// shutdown. A Relay runs once.
 func (r *Relay) Run(ctx context.Context) error {
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(r.db), wsql.SubscriberConfig{
-		SchemaAdapter:  r.o.schema,
-		OffsetsAdapter: r.o.offsets,
-		PollInterval:   r.o.PollInterval,
-		AckDeadline:    &r.o.AckDeadline,
-		// Nacks only come from database trouble after a send, or from shutting down mid-retry; the
-		// relay itself waits between send attempts.
-		ResendInterval: r.o.RetryBackoff,
-		BackoffManager: &dbBackoff{log: r.log, poll: r.o.PollInterval, retry: time.Second},
-	}, queue.WatermillLogger(r.log))
-	if err != nil {
-		return fmt.Errorf("outbox subscriber: %w", err)
-	}
-	// The subscription gets a context that shutdown does not cancel: canceling it would roll the batch
-	// transaction back and send its delivered events again. Close, called between two events, lets the
-	// subscriber commit what was delivered first.
-	msgs, err := sub.Subscribe(context.WithoutCancel(ctx), r.o.topic)
-	if err != nil {
-		return fmt.Errorf("outbox subscribe: %w", err)
-	}
-	r.stopping = ctx.Done()
 	close(r.running)
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); r.watchLag(lagCtx) }()
 	defer func() { stopLag(); <-lagDone }()
 
+	var dbDown bool
 	for {
-		select {
-		case <-ctx.Done():
-			r.log.Info("outbox relay stopping")
-			if err := sub.Close(); err != nil {
-				return fmt.Errorf("outbox subscriber close: %w", err)
-			}
+		if ctx.Err() != nil {
 			r.log.Info("outbox relay stopped", "delivered", r.Delivered())
 			return nil
-		case msg, ok := <-msgs:
-			if !ok {
-				return errors.New("outbox relay: subscription ended")
+		}
+		res, err := r.batch(ctx)
+		var wait time.Duration
+		switch {
+		case err != nil && !sqldb.IsRetryable(err):
+			if !dbDown {
+				dbDown = true
+				r.log.Warn("outbox unreadable: retrying", "error", err.Error())
 			}
-			if err := r.handle(msg); err != nil {
-				msg.Nack()
-			} else {
-				msg.Ack()
+			wait = time.Second
+		case err != nil:
+			// Deadlocks and lock waits kept coming back: the batch rolled back and its sends will be
+			// repeated; try again now.
+			r.log.Warn("outbox batch rolled back", "error", err.Error())
+		case res.selected == 0:
+			wait = r.o.PollInterval
+		case res.refused > 0:
+			// Refused events are still in line; their next attempt comes after a pause.
+			wait = r.o.RetryBackoff
+		}
+		if err == nil && dbDown {
+			dbDown = false
+			r.log.Info("outbox readable again")
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
 			}
 		}
 	}
 }
 
-// handle sends one outbox event. Send failures are retried here, not by nacking, so the subscriber
-// keeps the event in flight: an outage (SQS unreachable, throttling, server errors, a missing queue)
-// is retried with capped backoff for as long as it lasts and never counts against the event; an
-// error that is the event's own (SQS refused it, or it can never be valid) counts as a failed attempt,
-// recorded in its own committed statement, and after MaxAttempts the event is parked and acked so the
-// ones behind it flow.
-func (r *Relay) handle(msg *message.Message) error {
-	ctx := msg.Context()
-	offset, _ := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64)
-	log := r.log.With("event_id", msg.UUID, "offset", offset, "event_type", msg.Metadata.Get(events.MetaEventType),
-		"correlation_id", msg.Metadata.Get(events.MetaCorrelationID))
+// row is one outbox row as the relay reads it.
+type row struct {
+	offset  int64
+	msg     *message.Message
+	invalid string // why the row can never be sent as it is ("" when it can)
+}
 
-	wait := r.o.RetryBackoff
-	for {
-		err := r.send(ctx, msg)
-		if err == nil {
-			r.down.end()
-			if err := r.remove(ctx, offset); err != nil {
-				return err // nack: sent again later, a duplicate rather than a loss
-			}
-			r.delivered.Add(1)
-			return nil
+type batchResult struct {
+	selected, delivered, refused int
+}
+
+// batch locks the next rows (READ COMMITTED, FOR UPDATE SKIP LOCKED: rows other relays hold and rows
+// of still-open producer transactions are skipped, not waited for), sends them and deletes what was
+// delivered, in one transaction.
+func (r *Relay) batch(ctx context.Context) (batchResult, error) {
+	var res batchResult
+	err := sqldb.InTxOpts(context.WithoutCancel(ctx), r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+		res = batchResult{}
+		rows, err := r.lock(ctx, tx)
+		if err != nil {
+			return err
 		}
-		if !isEventError(err) {
-			r.down.begin(err)
-		} else {
-			r.down.end() // SQS answered
-			attempts, ferr := r.recordFailure(ctx, offset, msg.UUID, err)
-			if ferr != nil {
-				return ferr // nack: the subscriber offers it again after ResendInterval
+		res.selected = len(rows)
+		for _, chunk := range r.chunks(rows) {
+			if ctx.Err() != nil {
+				break // stopping: commit what was delivered
 			}
-			if attempts >= r.o.MaxAttempts {
-				if perr := r.park(ctx, offset, err); perr != nil {
-					return perr
+			delivered, refused, err := r.sendChunk(ctx, tx, chunk)
+			res.delivered += delivered
+			res.refused += refused
+			if err != nil {
+				// Given up (deadline, stop) or database trouble: commit what was delivered; database
+				// trouble fails the commit too and the batch is sent again, a duplicate and not a loss.
+				if errors.Is(err, errGiveUp) {
+					break
 				}
-				log.Error("outbox event parked: it will not be sent until released",
-					"attempts", attempts, "error", err.Error())
-				return nil
+				return err
 			}
-			log.Warn("outbox event not accepted, will retry", "attempt", attempts, "max_attempts", r.o.MaxAttempts, "error", err.Error())
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	r.delivered.Add(int64(res.delivered))
+	return res, nil
+}
+
+// lock selects and locks the next batch of undelivered, unparked rows.
+func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
+	// FORCE INDEX (PRIMARY): through the (acked, offset) index, a skipped row's index entry stays locked by
+	// the skipping relay, and the relay that holds the row then waits on it to delete the row: two relays
+	// deadlocked that way several times per thousand events, each time sending a batch again. Delivered
+	// rows are deleted, so the primary key walks little more than what is pending.
+	rs, err := tx.QueryContext(context.WithoutCancel(ctx), "SELECT `offset`, `uuid`, `payload`, `metadata` FROM "+table+
+		" FORCE INDEX (PRIMARY) WHERE `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT ? FOR UPDATE SKIP LOCKED", r.o.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("lock outbox batch: %w", err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var (
+			rw             row
+			uuid           string
+			payload, metas []byte
+		)
+		if err := rs.Scan(&rw.offset, &uuid, &payload, &metas); err != nil {
+			return nil, fmt.Errorf("read outbox row: %w", err)
+		}
+		rw.msg = message.NewMessage(uuid, payload)
+		if len(metas) > 0 {
+			if err := json.Unmarshal(metas, &rw.msg.Metadata); err != nil {
+				rw.invalid = "metadata is not a JSON object of strings: " + err.Error()
+				rw.msg.Metadata = message.Metadata{}
+			}
+		}
+		if rw.invalid == "" {
+			rw.invalid = invalid(rw.msg)
+		}
+		out = append(out, rw)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox batch: %w", err)
+	}
+	return out, nil
+}
+
+// maxMetadataKeys: SQS allows 10 message attributes and the message UUID takes one.
+const maxMetadataKeys = 9
+
+// invalid says why msg can never be accepted as it is, or "".
+func invalid(msg *message.Message) string {
+	switch {
+	case len(msg.Payload) > outbox.MaxPayloadBytes:
+		return fmt.Sprintf("payload is %d bytes, over the %d-byte SQS limit", len(msg.Payload), outbox.MaxPayloadBytes)
+	case !utf8.Valid(msg.Payload):
+		return "payload is not valid UTF-8, which SQS refuses"
+	case len(msg.Metadata) > maxMetadataKeys:
+		return fmt.Sprintf("%d metadata keys, over the %d SQS message attributes left after the message UUID", len(msg.Metadata), maxMetadataKeys)
+	}
+	return ""
+}
+
+// chunks cuts rows, in offset order, into the destination's batches: at most MaxBatch messages and
+// MaxBatchBytes each.
+func (r *Relay) chunks(rows []row) [][]row {
+	var (
+		out   [][]row
+		cur   []row
+		bytes int
+	)
+	for _, rw := range rows {
+		n := queue.BatchBytes(rw.msg)
+		if len(cur) > 0 && (len(cur) == r.dest.MaxBatch() || bytes+n > queue.MaxBatchBytes) {
+			out = append(out, cur)
+			cur, bytes = nil, 0
+		}
+		cur = append(cur, rw)
+		bytes += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// errGiveUp ends a batch early: a send did not succeed within AckDeadline, or the relay is stopping.
+var errGiveUp = errors.New("send given up")
+
+// sendChunk sends one chunk until every row is delivered or refused, and deletes the delivered rows in
+// tx. An outage (the call failed, or entries failed on the service's side) is retried with capped
+// backoff and never counts against an event; a row the service refuses, or that can never be valid,
+// is a failed attempt, recorded in its own committed statement, and parked after MaxAttempts.
+func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (delivered, refused int, err error) {
+	deadline := time.Now().Add(r.o.AckDeadline)
+	pending := chunk[:0:0]
+	for _, rw := range chunk {
+		if rw.invalid != "" {
+			refused++
+			if err := r.refuse(ctx, tx, rw, errors.New(rw.invalid)); err != nil {
+				return delivered, refused, err
+			}
+			continue
+		}
+		pending = append(pending, rw)
+	}
+	wait := r.o.RetryBackoff
+	for len(pending) > 0 {
+		sendCtx, cancel := context.WithDeadline(ctx, deadline)
+		msgs := make([]*message.Message, len(pending))
+		for i, rw := range pending {
+			msgs[i] = rw.msg
+		}
+		results, sendErr := r.dest.SendBatch(sendCtx, msgs)
+		cancel()
+		var again, done []row
+		if sendErr != nil && isEventError(sendErr) {
+			// The call was refused for something one of its messages holds: find which, one by one.
+			if len(pending) == 1 {
+				refused++
+				return delivered, refused, r.refuse(ctx, tx, pending[0], sendErr)
+			}
+			for _, rw := range pending {
+				d, f, err := r.sendChunk(ctx, tx, []row{rw})
+				delivered, refused = delivered+d, refused+f
+				if err != nil {
+					return delivered, refused, err
+				}
+			}
+			return delivered, refused, nil
+		}
+		if sendErr != nil {
+			r.down.begin(sendErr)
+			again = pending
+		} else {
+			var failed error // the service failed on an entry: an outage of its own, not the event's fault
+			for i, rw := range pending {
+				var ee *queue.EntryError
+				switch e := results[i]; {
+				case e == nil:
+					done = append(done, rw)
+				case errors.As(e, &ee) && (ee.SenderFault || eventErrorCodes[ee.Code]):
+					refused++
+					if err := r.refuse(ctx, tx, rw, e); err != nil {
+						return delivered, refused, err
+					}
+				default:
+					failed = e
+					again = append(again, rw)
+				}
+			}
+			if failed != nil {
+				r.down.begin(failed)
+			} else {
+				r.down.end()
+			}
+		}
+		if err := r.remove(ctx, tx, done); err != nil {
+			return delivered, refused, err
+		}
+		delivered += len(done)
+		pending = again
+		if len(pending) == 0 {
+			break
+		}
+		if ctx.Err() != nil || !time.Now().Add(wait).Before(deadline) {
+			// The rows stay in the outbox and come first in the next batch.
+			return delivered, refused, errGiveUp
 		}
 		select {
 		case <-ctx.Done():
-			// AckDeadline passed: the subscriber has given up on this event and commits the batch
-			// without it; it is still in the outbox and comes first in the next batch.
-			return ctx.Err()
-		case <-r.stopping:
-			return errors.New("outbox relay stopping")
+			return delivered, refused, errGiveUp
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, r.o.MaxBackoff)
 	}
+	return delivered, refused, nil
 }
 
-// send publishes msg without the relay's internal metadata, after the checks SQS would fail it on.
-// watermill-aws sends with context.Background(), so a hung SQS endpoint would hold the relay for the
-// SDK's whole HTTP timeout: the wait ends instead when ctx (the event's AckDeadline) ends or the relay
-// stops. A send given up on this way may still arrive later — a duplicate, never a loss, since the row
-// stays in the outbox until a send is known to have succeeded.
-func (r *Relay) send(ctx context.Context, msg *message.Message) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = eventError{fmt.Errorf("panic while sending: %v", p)}
-		}
-	}()
-	if reason := msg.Metadata.Get(metaInvalid); reason != "" {
-		return eventError{errors.New(reason)}
-	}
-	out := message.NewMessage(msg.UUID, msg.Payload)
-	for k, v := range msg.Metadata {
-		if k != metaOffset {
-			out.Metadata.Set(k, v)
-		}
-	}
-	switch {
-	case len(out.Payload) > outbox.MaxPayloadBytes:
-		return eventError{fmt.Errorf("payload is %d bytes, over the %d-byte SQS limit", len(out.Payload), outbox.MaxPayloadBytes)}
-	case !utf8.Valid(out.Payload):
-		return eventError{errors.New("payload is not valid UTF-8, which SQS refuses")}
-	case len(out.Metadata) > maxMetadataKeys:
-		return eventError{fmt.Errorf("%d metadata keys, over the %d SQS message attributes left after the message UUID", len(out.Metadata), maxMetadataKeys)}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-r.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return queue.Publish(ctx, r.pub, r.o.Queue, out)
-}
-
-// maxMetadataKeys: SQS allows 10 message attributes and watermill-aws adds the message UUID as one.
-const maxMetadataKeys = 9
-
-// eventError is a send failure caused by the event itself: retrying it cannot help for long.
-type eventError struct{ err error }
-
-func (e eventError) Error() string { return e.err.Error() }
-func (e eventError) Unwrap() error { return e.err }
-
-// eventErrorCodes are SQS error codes that refuse one message rather than the whole queue.
+// eventErrorCodes are error codes that refuse one message rather than the whole destination.
 var eventErrorCodes = map[string]bool{
 	"InvalidMessageContents": true,
 	"InvalidParameterValue":  true,
+	"InvalidParameter":       true,
 	"InvalidAttributeName":   true,
 	"InvalidAttributeValue":  true,
 	"MessageTooLong":         true,
 }
 
-// isEventError tells a failure of this event from an outage. Anything unrecognized counts as an
-// outage: retried without end and never parked, so an unexpected error can delay events but not
+// isEventError tells a call failure that is the event's own from an outage; anything unrecognized counts
+// as an outage: retried without end and never parked, so an unexpected error can delay events but not
 // drop them.
 func isEventError(err error) bool {
-	var ee eventError
-	if errors.As(err, &ee) {
-		return true
-	}
 	var api smithy.APIError
 	return errors.As(err, &api) && eventErrorCodes[api.ErrorCode()]
+}
+
+// refuse records a failed attempt of rw and parks it once it has failed MaxAttempts times.
+func (r *Relay) refuse(ctx context.Context, tx *sql.Tx, rw row, cause error) error {
+	log := r.log.With("event_id", rw.msg.UUID, "offset", rw.offset, "event_type", rw.msg.Metadata.Get(events.MetaEventType),
+		"correlation_id", rw.msg.Metadata.Get(events.MetaCorrelationID))
+	attempts, err := r.recordFailure(ctx, rw.offset, rw.msg.UUID, cause)
+	if err != nil {
+		return err
+	}
+	if attempts < r.o.MaxAttempts {
+		log.Warn("outbox event not accepted, will retry", "attempt", attempts, "max_attempts", r.o.MaxAttempts, "error", cause.Error())
+		return nil
+	}
+	if err := r.park(ctx, tx, rw.offset, cause); err != nil {
+		return err
+	}
+	log.Error("outbox event parked: it will not be sent until released", "attempts", attempts, "error", cause.Error())
+	return nil
 }
 
 // recordFailure counts a failed attempt in its own statement (autocommit, outside the batch
@@ -326,31 +432,24 @@ func (r *Relay) recordFailure(ctx context.Context, offset int64, uuid string, ca
 	return n, nil
 }
 
-// remove deletes a delivered row inside the batch transaction, by primary key: that locks the row
-// alone, never its neighbours (which another relay may hold; see Offsets.AckMessageQuery). Should the
-// batch roll back, the row is sent again.
-func (r *Relay) remove(ctx context.Context, offset int64) error {
-	if offset == 0 {
-		return nil // not an outbox row (a test relaying another schema)
-	}
-	tx, ok := wsql.TxFromContext(ctx)
-	if !ok {
-		return errors.New("outbox: no batch transaction in the message context")
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE `offset` = ?", offset); err != nil {
-		return fmt.Errorf("delete delivered outbox row %d: %w", offset, err)
+// remove deletes delivered rows inside the batch transaction, one primary-key statement each; should
+// the batch roll back, they are sent again. Not one DELETE ... IN (...): on a table the optimizer takes
+// for small (the outbox, whose rows are deleted as they go) that runs as a full scan, which locks —
+// and waits on — every row another relay holds, and two relays deadlock.
+func (r *Relay) remove(ctx context.Context, tx *sql.Tx, rows []row) error {
+	ctx = context.WithoutCancel(ctx)
+	for _, rw := range rows {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE `offset` = ?", rw.offset); err != nil {
+			return fmt.Errorf("delete delivered outbox row %d: %w", rw.offset, err)
+		}
 	}
 	return nil
 }
 
-// park marks the row parked inside the batch transaction (which holds the row's lock); the ack that
-// follows skips parked rows, and the commit makes the parking durable.
-func (r *Relay) park(ctx context.Context, offset int64, cause error) error {
-	tx, ok := wsql.TxFromContext(ctx)
-	if !ok {
-		return errors.New("outbox: no batch transaction in the message context")
-	}
-	if _, err := tx.ExecContext(ctx,
+// park marks the row parked inside the batch transaction (which holds the row's lock): the select skips
+// parked rows, and the commit makes the parking durable.
+func (r *Relay) park(ctx context.Context, tx *sql.Tx, offset int64, cause error) error {
+	if _, err := tx.ExecContext(context.WithoutCancel(ctx),
 		"UPDATE "+table+" SET parked_at = UTC_TIMESTAMP(6), last_error = ? WHERE `offset` = ?",
 		truncate(cause.Error(), 2000), offset); err != nil {
 		return fmt.Errorf("park outbox row %d: %w", offset, err)
@@ -364,6 +463,12 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// table is the outbox table, quoted.
+var table = outbox.TableName("")
+
+// failuresTable is the table of failed attempts, quoted.
+const failuresTable = "`" + outbox.FailuresTable + "`"
 
 // outage turns a run of failed sends into two log lines: one when it starts, one when it ends.
 type outage struct {
@@ -380,7 +485,7 @@ func (o *outage) begin(err error) {
 	o.failures++
 	if o.since.IsZero() {
 		o.since = time.Now()
-		o.log.Warn("sqs unavailable: retrying with backoff until it answers", "error", err.Error())
+		o.log.Warn("destination unavailable: retrying with backoff until it answers", "error", err.Error())
 	}
 }
 
@@ -390,35 +495,6 @@ func (o *outage) end() {
 	if o.since.IsZero() {
 		return
 	}
-	o.log.Info("sqs available again", "down_for", time.Since(o.since).Round(time.Millisecond).String(), "failed_sends", o.failures)
+	o.log.Info("destination available again", "down_for", time.Since(o.since).Round(time.Millisecond).String(), "failed_sends", o.failures)
 	o.since, o.failures = time.Time{}, 0
-}
-
-// dbBackoff is the subscriber's backoff manager: the default behaviour, logging a database outage once
-// when it starts and once when it ends instead of on every poll.
-type dbBackoff struct {
-	log         *slog.Logger
-	poll, retry time.Duration
-	failing     bool
-}
-
-func (b *dbBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
-	if err != nil {
-		if sqldb.IsRetryable(err) {
-			return 0
-		}
-		if !b.failing {
-			b.failing = true
-			b.log.Warn("outbox unreadable: retrying", "error", err.Error())
-		}
-		return b.retry
-	}
-	if b.failing {
-		b.failing = false
-		b.log.Info("outbox readable again")
-	}
-	if noMsg {
-		return b.poll
-	}
-	return 0
 }

@@ -4,22 +4,24 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
+	"github.com/b2b/backoffice/internal/sqstest"
 	"github.com/b2b/backoffice/outbox"
 	"github.com/b2b/backoffice/outbox/relay"
 )
 
+// TestRelayDeliversEventsWithAttributes: the relay publishes to the topic, and each queue subscribed to
+// it receives every event, body unchanged, with the event id and routing fields as attributes.
 func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 	e := newEnv(t)
 	evs := []events.Envelope{newEvent(t, 7, 1, "corr-7"), newEvent(t, 7, 2, "corr-7b"), newEvent(t, 8, 1, "")}
@@ -27,37 +29,12 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 	publish(t, e.db.DB, evs[2])
 
 	r, _ := e.startRelay(relay.Options{}, nil)
-	msgs := e.sqs.Collect(t, eventsQueue, 3, 30*time.Second)
-	if len(msgs) != 3 {
-		t.Fatalf("got %d messages, want 3", len(msgs))
-	}
-	for i, m := range msgs {
-		want := evs[i]
-		var got events.Envelope
-		if err := json.Unmarshal([]byte(m.Body), &got); err != nil {
-			t.Fatal(err)
+	for _, q := range []string{eventsQueue, secondQueue} {
+		msgs := e.sqs.Collect(t, q, 3, 30*time.Second)
+		if len(msgs) != 3 {
+			t.Fatalf("%s: got %d messages, want 3", q, len(msgs))
 		}
-		if got.EventID != want.EventID || got.Type != want.Type || got.AggregateVersion != want.AggregateVersion {
-			t.Errorf("message %d: got %s %s v%d, want %s %s v%d", i, got.EventID, got.Type, got.AggregateVersion, want.EventID, want.Type, want.AggregateVersion)
-		}
-		wantAttrs := map[string]string{
-			"_watermill_message_uuid":   want.EventID,
-			events.MetaEventType:        want.Type,
-			events.MetaAggregateType:    "order",
-			events.MetaAggregateID:      want.AggregateID,
-			events.MetaAggregateVersion: itoa(want.AggregateVersion),
-		}
-		if want.CorrelationID != "" {
-			wantAttrs[events.MetaCorrelationID] = want.CorrelationID
-		}
-		if len(m.Attributes) != len(wantAttrs) {
-			t.Errorf("message %d: attributes %v, want %v", i, m.Attributes, wantAttrs)
-		}
-		for k, v := range wantAttrs {
-			if m.Attributes[k] != v {
-				t.Errorf("message %d: attribute %s = %q, want %q", i, k, m.Attributes[k], v)
-			}
-		}
+		checkMessages(t, q, msgs, evs)
 	}
 	// Delivered rows do not accumulate.
 	waitFor(t, 10*time.Second, "outbox emptied", func() bool { return outboxRows(t, e.db.DB) == 0 })
@@ -70,6 +47,39 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 	}
 	if lag != (outbox.Lag{}) {
 		t.Errorf("lag after delivery: %+v, want zero", lag)
+	}
+}
+
+// checkMessages compares the messages a queue received with the events, in order.
+func checkMessages(t *testing.T, q string, msgs []sqstest.Message, evs []events.Envelope) {
+	t.Helper()
+	for i, m := range msgs {
+		want := evs[i]
+		var got events.Envelope
+		if err := json.Unmarshal([]byte(m.Body), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.EventID != want.EventID || got.Type != want.Type || got.AggregateVersion != want.AggregateVersion {
+			t.Errorf("%s message %d: got %s %s v%d, want %s %s v%d", q, i, got.EventID, got.Type, got.AggregateVersion, want.EventID, want.Type, want.AggregateVersion)
+		}
+		wantAttrs := map[string]string{
+			"_watermill_message_uuid":   want.EventID,
+			events.MetaEventType:        want.Type,
+			events.MetaAggregateType:    "order",
+			events.MetaAggregateID:      want.AggregateID,
+			events.MetaAggregateVersion: itoa(want.AggregateVersion),
+		}
+		if want.CorrelationID != "" {
+			wantAttrs[events.MetaCorrelationID] = want.CorrelationID
+		}
+		if len(m.Attributes) != len(wantAttrs) {
+			t.Errorf("%s message %d: attributes %v, want %v", q, i, m.Attributes, wantAttrs)
+		}
+		for k, v := range wantAttrs {
+			if m.Attributes[k] != v {
+				t.Errorf("%s message %d: attribute %s = %q, want %q", q, i, k, m.Attributes[k], v)
+			}
+		}
 	}
 }
 
@@ -213,7 +223,7 @@ func TestSQSOutage(t *testing.T) {
 	retriesBefore := sqldb.Retries()
 	l := produce(t, writers, 4, 100, publishOutbox)
 	waitFor(t, 10*time.Second, "the relay to notice the outage", func() bool {
-		return len(e.log.lines("sqs unavailable: retrying with backoff until it answers")) > 0
+		return len(e.log.lines("destination unavailable: retrying with backoff until it answers")) > 0
 	})
 	// Let the outage outlast the ack deadline a few times.
 	time.Sleep(1500 * time.Millisecond)
@@ -246,10 +256,10 @@ func TestSQSOutage(t *testing.T) {
 		t.Errorf("saw %d producer transactions in LOCK WAIT during the outage, want 0", waits)
 	}
 	waitFor(t, 10*time.Second, "outbox emptied", func() bool { return outboxRows(t, e.db.DB) == 0 })
-	if n := len(e.log.lines("sqs unavailable: retrying with backoff until it answers")); n != 1 {
+	if n := len(e.log.lines("destination unavailable: retrying with backoff until it answers")); n != 1 {
 		t.Errorf("%d outage-start log lines, want 1", n)
 	}
-	ends := e.log.lines("sqs available again")
+	ends := e.log.lines("destination available again")
 	if len(ends) != 1 {
 		t.Fatalf("%d outage-end log lines, want 1", len(ends))
 	}
@@ -268,9 +278,9 @@ func TestOrderFollowsAggregateVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := &recordingPublisher{}
-	e.startRelay(relay.Options{BatchSize: 10}, func(p message.Publisher) message.Publisher {
-		rec.Publisher = p
+	rec := &recordingBatcher{}
+	e.startRelay(relay.Options{BatchSize: 10}, func(p queue.Batcher) queue.Batcher {
+		rec.Batcher = p
 		return rec
 	})
 	committed := map[string]bool{}
@@ -341,8 +351,8 @@ func TestGracefulShutdown(t *testing.T) {
 		want[ev.EventID] = true
 	}
 	publish(t, e.db.DB, evs...)
-	slow := func(p message.Publisher) message.Publisher {
-		return slowPublisher{Publisher: p, delay: func() time.Duration { return 20 * time.Millisecond }}
+	slow := func(p queue.Batcher) queue.Batcher {
+		return slowBatcher{Batcher: p, delay: func() time.Duration { return 20 * time.Millisecond }}
 	}
 	r, stop := e.startRelay(relay.Options{BatchSize: 100}, slow)
 	waitFor(t, 10*time.Second, "10 events sent", func() bool { return r.Delivered() >= 10 })
@@ -378,8 +388,8 @@ func TestLagIsReportedAndLogged(t *testing.T) {
 	}
 
 	// Slow sends, so that the first lag check surely comes before the first delivery.
-	e.startRelay(relay.Options{LagInterval: 20 * time.Millisecond}, func(p message.Publisher) message.Publisher {
-		return slowPublisher{Publisher: p, delay: func() time.Duration { return 100 * time.Millisecond }}
+	e.startRelay(relay.Options{LagInterval: 20 * time.Millisecond}, func(p queue.Batcher) queue.Batcher {
+		return slowBatcher{Batcher: p, delay: func() time.Duration { return 100 * time.Millisecond }}
 	})
 	waitFor(t, 10*time.Second, "caught-up lag logged", func() bool {
 		for _, l := range e.log.lines("outbox lag") {
@@ -401,102 +411,104 @@ func TestLagIsReportedAndLogged(t *testing.T) {
 	}
 }
 
-// flakyPublisher fails every send of one event (as an outage would) until released.
-type flakyPublisher struct {
-	message.Publisher
+// flakyBatcher fails one event (as the service failing on it would: a retryable entry error) until
+// released, and passes the others on.
+type flakyBatcher struct {
+	queue.Batcher
 	failID  string
 	release chan struct{}
 }
 
-func (p flakyPublisher) Publish(topic string, msgs ...*message.Message) error {
+func (b flakyBatcher) SendBatch(ctx context.Context, msgs []*message.Message) ([]error, error) {
 	select {
-	case <-p.release:
+	case <-b.release:
+		return b.Batcher.SendBatch(ctx, msgs)
 	default:
-		if msgs[0].UUID == p.failID {
-			return errors.New("injected: connection refused")
+	}
+	var pass []*message.Message
+	for _, m := range msgs {
+		if m.UUID != b.failID {
+			pass = append(pass, m)
 		}
 	}
-	return p.Publisher.Publish(topic, msgs...)
+	var refused []error
+	if len(pass) > 0 {
+		var err error
+		if refused, err = b.Batcher.SendBatch(ctx, pass); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]error, 0, len(msgs))
+	for _, m := range msgs {
+		if m.UUID == b.failID {
+			out = append(out, &queue.EntryError{Code: "InternalError", Message: "injected: service failure"})
+			continue
+		}
+		out = append(out, refused[0])
+		refused = refused[1:]
+	}
+	return out, nil
 }
 
 // TestEventNotSentWithinAckDeadlineIsKept: when one event of a batch cannot be sent before
-// AckDeadline, the subscriber commits the batch with what was sent. The rows after it were never sent
-// and must stay; watermill-sql's own MySQLQueueOffsetsAdapter deletes them (shown for comparison).
+// AckDeadline, the batch is committed with what was sent; the event and the rows never sent stay and go
+// out once the destination takes them again. The failure is an outage (one log line), not a refusal.
 func TestEventNotSentWithinAckDeadlineIsKept(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		upstream bool
-	}{{"outbox adapter", false}, {"upstream adapter", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			var evs []events.Envelope
-			want := map[string]bool{}
-			for i := 0; i < 20; i++ {
-				ev := newEvent(t, int64(i), 1, "")
-				evs = append(evs, ev)
-				want[ev.EventID] = true
-			}
-			publish(t, e.db.DB, evs...)
-			opts := relay.Options{BatchSize: 20, AckDeadline: 300 * time.Millisecond, RetryBackoff: 20 * time.Millisecond}
-			if tc.upstream {
-				opts = relay.WithAdapters(opts, outbox.Topic, relay.NewSchema(20), wsql.MySQLQueueOffsetsAdapter{
-					DeleteOnAck: true, GenerateMessagesTableName: func(string) string { return "`outbox`" },
-				})
-			}
-			release := make(chan struct{})
-			r, _ := e.startRelay(opts, func(p message.Publisher) message.Publisher {
-				return flakyPublisher{Publisher: p, failID: evs[5].EventID, release: release}
-			})
-			// Past the deadline at least twice, then the outage ends.
-			waitFor(t, 10*time.Second, "5 events sent", func() bool { return r.Delivered() >= 5 })
-			time.Sleep(800 * time.Millisecond)
-			close(release)
-
-			if tc.upstream {
-				last, idleSince := r.Delivered(), time.Now()
-				waitFor(t, 30*time.Second, "relay idle", func() bool {
-					if n := r.Delivered(); n != last {
-						last, idleSince = n, time.Now()
-					}
-					return time.Since(idleSince) > time.Second
-				})
-				got := e.collectIDs(map[string]bool{}, 0)
-				t.Logf("upstream MySQLQueueOffsetsAdapter{DeleteOnAck: true}: %d of 20 events lost", 20-len(got))
-				return
-			}
-			got := e.collectIDs(want, 30*time.Second)
-			checkDelivery(t, want, got)
-			if n := len(e.log.lines("sqs unavailable: retrying with backoff until it answers")); n != 1 {
-				t.Errorf("%d outage lines, want 1", n)
-			}
-		})
+	e := newEnv(t)
+	var evs []events.Envelope
+	want := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		ev := newEvent(t, int64(i), 1, "")
+		evs = append(evs, ev)
+		want[ev.EventID] = true
+	}
+	publish(t, e.db.DB, evs...)
+	opts := relay.Options{BatchSize: 20, AckDeadline: 300 * time.Millisecond, RetryBackoff: 20 * time.Millisecond}
+	release := make(chan struct{})
+	r, _ := e.startRelay(opts, func(p queue.Batcher) queue.Batcher {
+		return flakyBatcher{Batcher: p, failID: evs[5].EventID, release: release}
+	})
+	// Past the deadline at least twice, then the outage ends.
+	waitFor(t, 10*time.Second, "5 events sent", func() bool { return r.Delivered() >= 5 })
+	time.Sleep(800 * time.Millisecond)
+	if n := outboxRows(t, e.db.DB); n < 1 {
+		t.Fatalf("%d outbox rows while one event cannot be sent, want it kept", n)
+	}
+	close(release)
+	got := e.collectIDs(want, 30*time.Second)
+	checkDelivery(t, want, got)
+	if n := len(e.log.lines("destination unavailable: retrying with backoff until it answers")); n != 1 {
+		t.Errorf("%d outage lines, want 1", n)
+	}
+	var failures int
+	_ = e.db.QueryRow("SELECT COUNT(*) FROM outbox_failures").Scan(&failures)
+	if n := failures; n != 0 {
+		t.Errorf("%d failure records: a failure on the service's side must not count against the event", n)
 	}
 }
 
-// hungPublisher stands for an SQS endpoint that accepts the connection and never answers (watermill-aws
-// sends with context.Background(), so nothing but the SDK's HTTP timeout would end such a send).
-type hungPublisher struct {
-	message.Publisher
+// hungBatcher stands for an endpoint that accepts the connection and never answers: the call ends
+// only when its context does, as an SDK call does.
+type hungBatcher struct {
+	queue.Batcher
 	entered chan struct{}
-	release chan struct{}
 }
 
-func (p hungPublisher) Publish(topic string, msgs ...*message.Message) error {
+func (b hungBatcher) SendBatch(ctx context.Context, msgs []*message.Message) ([]error, error) {
 	select {
-	case p.entered <- struct{}{}:
+	case b.entered <- struct{}{}:
 	default:
 	}
-	<-p.release
-	return errors.New("connection reset")
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 func TestStopDoesNotWaitForAHungSend(t *testing.T) {
 	e := newEnv(t)
 	ev := newEvent(t, 1, 1, "")
 	publish(t, e.db.DB, ev)
-	hung := hungPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	defer close(hung.release)
-	_, stop := e.startRelay(relay.Options{AckDeadline: time.Hour}, func(message.Publisher) message.Publisher { return hung })
+	hung := hungBatcher{entered: make(chan struct{}, 1)}
+	_, stop := e.startRelay(relay.Options{AckDeadline: time.Hour}, func(b queue.Batcher) queue.Batcher { hung.Batcher = b; return hung })
 	select {
 	case <-hung.entered:
 	case <-time.After(30 * time.Second):

@@ -12,7 +12,7 @@ import (
 type config struct {
 	DB           sqldb.Config
 	SQS          queue.Config
-	Queue        string
+	Topic        string
 	PollInterval time.Duration
 	BatchSize    int
 	MaxAttempts  int
@@ -27,7 +27,7 @@ func load(getenv func(string) string) (config, error) {
 	c := config{
 		DB:           sqldb.LoadConfig(l, "orders"),
 		SQS:          queue.LoadConfig(l),
-		Queue:        l.String("ORDER_EVENTS_QUEUE", "order-events"),
+		Topic:        l.String("ORDER_EVENTS_TOPIC", "order-events"),
 		PollInterval: l.Duration("OUTBOX_POLL_INTERVAL", 250*time.Millisecond, time.Minute),
 		BatchSize:    l.Int("OUTBOX_BATCH_SIZE", 100, 1, 1000),
 		MaxAttempts:  l.Int("OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
@@ -47,7 +47,7 @@ func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Any("db", c.DB),
 		slog.Any("sqs", c.SQS),
-		slog.String("queue", c.Queue),
+		slog.String("topic", c.Topic),
 		slog.String("poll_interval", c.PollInterval.String()),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Int("max_attempts", c.MaxAttempts),

@@ -1,5 +1,6 @@
-// Command outbox-relay moves committed events from the orders database's outbox to the SQS queue
-// ORDER_EVENTS_QUEUE (default order-events). Several may run at once. See package outbox.
+// Command outbox-relay moves committed events from the orders database's outbox to the SNS topic
+// ORDER_EVENTS_TOPIC (default order-events), which fans them out to one queue per consumer. Several may
+// run at once. See packages outbox and outbox/relay.
 //
 //	outbox-relay                    run the relay
 //	outbox-relay parked             list parked events (one JSON object a line)
@@ -20,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/logging"
@@ -59,25 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer db.Close()
 
-	client, err := queue.NewClient(ctx, cfg.SQS)
-	if err != nil {
+	topic, err := waitForTopic(ctx, cfg, log)
+	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	url, err := waitForQueue(ctx, client, cfg.Queue, cfg.MaxBackoff, log)
-	if err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	log.Info("destination queue found", "queue", cfg.Queue, "url", url)
-
-	pub, err := queue.NewPublisher(cfg.SQS, log)
-	if err != nil {
-		return err
-	}
-	r, err := relay.New(db, pub, relay.Options{
-		Queue:        cfg.Queue,
+	log.Info("destination topic found", "topic", cfg.Topic, "arn", topic.Destination())
+	r, err := relay.New(db, topic, relay.Options{
 		BatchSize:    cfg.BatchSize,
 		PollInterval: cfg.PollInterval,
 		MaxAttempts:  cfg.MaxAttempts,
@@ -91,32 +78,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return r.Run(ctx)
 }
 
-// waitForQueue resolves the queue URL, waiting (capped backoff, one log line) while SQS is
-// unreachable, so the relay can start before goaws or LocalStack. A queue SQS says does not exist is
+// waitForTopic resolves the destination topic, waiting (capped backoff, one log line) while SNS is
+// unreachable, so the relay can start before goaws or LocalStack. A topic SNS says does not exist is
 // still waited for — the infrastructure may be creating it — but logged as such.
-func waitForQueue(ctx context.Context, client *sqs.Client, name string, maxWait time.Duration, log *slog.Logger) (string, error) {
+func waitForTopic(ctx context.Context, cfg config, log *slog.Logger) (*queue.Topic, error) {
 	wait := 200 * time.Millisecond
 	logged := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		url, err := queue.URL(cctx, client, name)
+		topic, err := queue.NewTopic(cctx, cfg.SQS, cfg.Topic)
 		cancel()
 		if err == nil {
-			return url, nil
+			return topic, nil
 		}
 		if ctx.Err() != nil {
-			return "", nil
+			return nil, nil
 		}
 		if !logged {
-			log.Warn("destination queue not reachable yet: retrying", "queue", name, "error", err.Error())
+			log.Warn("destination topic not reachable yet: retrying", "topic", cfg.Topic, "error", err.Error())
 			logged = true
 		}
 		select {
 		case <-ctx.Done():
-			return "", nil
+			return nil, nil
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, maxWait)
+		wait = min(wait*2, cfg.MaxBackoff)
 	}
 }
 
