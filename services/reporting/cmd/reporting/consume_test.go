@@ -109,8 +109,10 @@ func TestEventsShowUpInReports(t *testing.T) {
 	one := lifecycle(t, 1, march2, false, "corr-order-1") // 1 unit, 1000
 	two := lifecycle(t, 2, march2, true, "corr-order-2")  // confirmed then canceled
 	three := lifecycle(t, 3, march2, false, "corr-order-3")
-	// The cancellation first, then everything, then duplicates of the creation and confirmation.
+	// The cancellation first (applied before anything else is sent, so what follows of its order is
+	// stale), then everything, then duplicates of a creation and a confirmation.
 	publish(two[2])
+	pollReport(t, s, "/reports/customers/3", `"orders":1,"orders_confirmed":1,"orders_canceled":1,`)
 	publish(three[1], one[0], two[0], three[0], one[1], two[1])
 	publish(one[0], two[1])
 
@@ -121,18 +123,31 @@ func TestEventsShowUpInReports(t *testing.T) {
 	for len(logLines(s.logs.String(), "event handled")) < 9 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	handled := logLines(s.logs.String(), "event handled")
-	outcomes := map[string]int{}
+	// A redelivery (a visibility timeout passing on a slow machine) may add duplicates, never a second
+	// application: each event is applied (or found stale) exactly once, every other delivery is a duplicate.
+	perEvent := map[string]map[string]int{}
 	byEvent := map[string]map[string]any{}
-	for _, l := range handled {
-		outcomes[fmt.Sprint(l["outcome"])]++
-		byEvent[fmt.Sprint(l["event_id"])] = l
+	var duplicates int
+	for _, l := range logLines(s.logs.String(), "event handled") {
+		id, out := fmt.Sprint(l["event_id"]), fmt.Sprint(l["outcome"])
+		if perEvent[id] == nil {
+			perEvent[id] = map[string]int{}
+		}
+		perEvent[id][out]++
+		if out == "duplicate" {
+			duplicates++
+		} else {
+			byEvent[id] = l
+		}
 	}
-	if len(handled) != 9 || outcomes["duplicate"] != 2 || outcomes["applied"]+outcomes["stale"] != 7 || outcomes["stale"] < 1 {
-		t.Fatalf("outcomes %v over %d lines, want 9 deliveries: 7 applied or stale (two[1] after two[2] is stale), 2 duplicates", outcomes, len(handled))
+	if duplicates < 2 || perEvent[two[0].EventID]["stale"] != 1 || perEvent[two[1].EventID]["stale"] != 1 {
+		t.Errorf("outcomes %v: want at least the 2 duplicates sent, and two[0] and two[1] (after two[2]) stale", perEvent)
 	}
 	for _, evs := range [][]events.Envelope{one, two, three} {
 		for _, ev := range evs {
+			if n := perEvent[ev.EventID]["applied"] + perEvent[ev.EventID]["stale"]; n != 1 {
+				t.Errorf("event %s (%s): applied or stale %d times, want once (%v)", ev.EventID, ev.Type, n, perEvent[ev.EventID])
+			}
 			l := byEvent[ev.EventID]
 			if l == nil || l["correlation_id"] != ev.CorrelationID || l["event_type"] != ev.Type || l["aggregate_id"] != ev.AggregateID ||
 				l["aggregate_version"] != float64(ev.AggregateVersion) {
@@ -227,14 +242,14 @@ func TestPoisonGoesToDeadLetterQueueWhileOthersFlow(t *testing.T) {
 	if len(unknown) != 1 || unknown[0]["type"] != "order.shipped" || unknown[0]["correlation_id"] != "corr-shipped" {
 		t.Errorf("unknown type: got %v, want one line for order.shipped with its correlation id", unknown)
 	}
-	var applied int
+	applied := map[string]bool{}
 	for _, l := range logLines(logs, "event handled") {
-		if strings.HasPrefix(fmt.Sprint(l["correlation_id"]), "corr-valid-") {
-			applied++
+		if strings.HasPrefix(fmt.Sprint(l["correlation_id"]), "corr-valid-") && l["outcome"] != "duplicate" {
+			applied[fmt.Sprint(l["event_id"])] = true
 		}
 	}
-	if applied != len(valid) {
-		t.Errorf("valid events handled: %d, want %d", applied, len(valid))
+	if len(applied) != len(valid) {
+		t.Errorf("valid events applied or found stale: %d, want %d", len(applied), len(valid))
 	}
 }
 
@@ -378,7 +393,7 @@ func TestCrashBetweenEffectAndInbox(t *testing.T) {
 	for _, l := range logLines(restarted.logs.String(), "event handled") {
 		outcomes[fmt.Sprint(l["event_id"])+" "+fmt.Sprint(l["outcome"])]++
 	}
-	if outcomes[evs[0].EventID+" applied"] != 1 || outcomes[evs[0].EventID+" duplicate"] != 1 || outcomes[evs[1].EventID+" applied"] != 1 {
+	if outcomes[evs[0].EventID+" applied"] != 1 || outcomes[evs[0].EventID+" duplicate"] < 1 || outcomes[evs[1].EventID+" applied"] != 1 {
 		t.Fatalf("outcomes %v, want the creation applied once then a duplicate, and the confirmation applied", outcomes)
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE order_id = 5 AND version = 2 AND status = 'CONFIRMED'"); n != 1 {
