@@ -16,8 +16,8 @@ import (
 	"github.com/b2b/backoffice/services/reporting/internal/report"
 )
 
-// consumer applies the order events of reporting's queue to the projection. For each message it
-// decides between three answers:
+// consumer applies the order events of reporting's queue to the projection. Each message gets one of
+// these answers:
 //
 //   - applied (or already applied, or stale): ack, the message is deleted;
 //   - poison (not an envelope, an unknown schema_version, an event contradicting itself): nack on every
