@@ -8,6 +8,7 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/ \
         ./services/customers/cmd/customers-api \
         ./services/orders/cmd/orders-api \
         ./services/orders/cmd/orders-worker \
+        ./services/reporting/cmd/reporting \
         ./outbox/cmd/outbox-relay \
         ./db/cmd/dbtool \
  && CGO_ENABLED=0 go build -trimpath -o /out/orchestrator-local ./lambda/orchestrator/cmd/local

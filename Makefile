@@ -14,7 +14,7 @@ export TEST_DB_DSN
 all: build
 
 CMDS := ./services/customers/cmd/customers-api ./services/orders/cmd/orders-api ./services/orders/cmd/orders-worker \
-        ./outbox/cmd/outbox-relay ./db/cmd/dbtool ./localstack/launcher
+        ./services/reporting/cmd/reporting ./outbox/cmd/outbox-relay ./db/cmd/dbtool ./localstack/launcher
 
 build:
 	@mkdir -p $(BIN)

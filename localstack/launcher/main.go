@@ -38,6 +38,7 @@ func stack() []proc {
 		{name: "orders-api", bin: "orders-api", env: []string{"PORT=3002", "DB_NAME=orders"}, port: 3002, health: "http://127.0.0.1:3002/health"},
 		{name: "outbox-relay", bin: "outbox-relay", env: []string{"DB_NAME=orders"}},
 		{name: "orders-worker", bin: "orders-worker", env: []string{"DB_NAME=orders"}},
+		{name: "reporting", bin: "reporting", env: []string{"PORT=3004", "DB_NAME=reporting"}, port: 3004, health: "http://127.0.0.1:3004/health"},
 		{name: "orchestrator", bin: "orchestrator-local", env: []string{"PORT=3003"}, port: 3003, health: "http://127.0.0.1:3003/health"},
 	}
 }
@@ -204,6 +205,7 @@ var banner = strings.TrimLeft(`
    customers-api  http://127.0.0.1:3001   (GET /health, /openapi.yaml)
    orders-api     http://127.0.0.1:3002   (GET /health, /openapi.yaml)
    orchestrator   http://127.0.0.1:3003   (POST /dev/orchestrator/create-and-confirm-order)
+   reporting      http://127.0.0.1:3004   (GET /reports/daily-sales?from=YYYY-MM-DD&to=YYYY-MM-DD, /health, /openapi.yaml)
    SQS (goaws)    http://127.0.0.1:4100   (queues order-commands, order-events + DLQs)
 
  Create and confirm an order:
