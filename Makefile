@@ -71,10 +71,10 @@ fuzz:
 	go test -run XXX -fuzz FuzzDecodeCreateRequest -fuzztime 30s ./services/customers/internal/customerapi/
 	go test -run XXX -fuzz FuzzDecodeUpdateRequest -fuzztime 30s ./services/customers/internal/customerapi/
 
-# What waits on a queue of the running stack (QUEUE=order-events-dlq for dead letters). Developer tools
-# live in tools/.
+# What waits on a queue of the running stack: by default the tap subscribed to the order-events topic
+# (QUEUE=reporting-order-events-dlq for reporting's dead letters). Developer tools live in tools/.
 peek:
-	go run ./tools/sqs-peek -queue $(or $(QUEUE),$(ORDER_EVENTS_QUEUE))
+	go run ./tools/sqs-peek -queue $(or $(QUEUE),$(ORDER_EVENTS_TAP_QUEUE))
 
 # Relay events/s and producer tx/s with the relay running vs stopped.
 bench-outbox: ensure-db

@@ -206,7 +206,7 @@ var banner = strings.TrimLeft(`
    orders-api     http://127.0.0.1:3002   (GET /health, /openapi.yaml)
    orchestrator   http://127.0.0.1:3003   (POST /dev/orchestrator/create-and-confirm-order)
    reporting      http://127.0.0.1:3004   (GET /reports/daily-sales?from=YYYY-MM-DD&to=YYYY-MM-DD, /health, /openapi.yaml)
-   SQS (goaws)    http://127.0.0.1:4100   (queues order-commands, order-events + DLQs)
+   SQS (goaws)    http://127.0.0.1:4100   (topic order-events → reporting-order-events, order-events-tap; order-commands; DLQs)
 
  Create and confirm an order:
 

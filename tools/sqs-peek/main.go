@@ -2,7 +2,7 @@
 // AWS_* variables), one JSON object per line with body and attributes, for looking at what the relay
 // sent without the aws CLI:
 //
-//	AWS_ENDPOINT_URL=http://127.0.0.1:4100 go run ./tools/sqs-peek -queue order-events
+//	AWS_ENDPOINT_URL=http://127.0.0.1:4100 go run ./tools/sqs-peek -queue order-events-tap
 //
 // By default messages are left on the queue (they become visible again after -visibility); -delete
 // removes what was printed, as a consumer would. Every look is a receive: the queues move a message to
@@ -39,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sqs-peek", flag.ContinueOnError)
-	name := fs.String("queue", getenvDefault(getenv, "ORDER_EVENTS_QUEUE", "order-events"), "queue name")
+	name := fs.String("queue", getenvDefault(getenv, "ORDER_EVENTS_TAP_QUEUE", "order-events-tap"), "queue name")
 	limit := fs.Int("n", 10, "print at most this many messages")
 	wait := fs.Duration("wait", 2*time.Second, "wait this long for messages to arrive (at most 20s)")
 	visibility := fs.Duration("visibility", 5*time.Second, "hide printed messages from other consumers this long")
