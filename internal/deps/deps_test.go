@@ -23,6 +23,7 @@ var domainPackages = []string{
 	"internal/apperr",
 	"services/customers/internal/customer",
 	"services/orders/internal/order",
+	"services/reporting/internal/report",
 }
 
 // deps returns every package pkg imports, directly or not, standard library included.
@@ -73,6 +74,7 @@ func TestAPIsReachStorageThroughTheDomain(t *testing.T) {
 	for api, db := range map[string]string{
 		"services/orders/internal/orderapi":       "services/orders/internal/orderdb",
 		"services/customers/internal/customerapi": "services/customers/internal/customerdb",
+		"services/reporting/internal/reportapi":   "services/reporting/internal/reportdb",
 	} {
 		if bad := violations(t, module+api, []string{module + db, "database/sql"}); len(bad) > 0 {
 			t.Errorf("%s depends on %v", api, bad)
