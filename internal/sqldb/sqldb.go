@@ -73,7 +73,7 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// MySQL returns the driver configuration: always parseTime, UTC, utf8mb4.
+// MySQL returns the driver configuration: always parseTime, UTC, utf8mb4, interpolated parameters.
 func (c Config) MySQL() (*mysql.Config, error) {
 	var mc *mysql.Config
 	if c.DSN != "" {
@@ -100,6 +100,10 @@ func (c Config) MySQL() (*mysql.Config, error) {
 		mc.Timeout = 5 * time.Second
 	}
 	mc.ClientFoundRows = false
+	// Parameters are interpolated by the driver (escaped for the connection's utf8mb4): a statement is one
+	// round trip instead of a prepare, an execute and a close. Inside a transaction that holds row locks
+	// every round trip saved shortens the time others wait on them.
+	mc.InterpolateParams = true
 	return mc, nil
 }
 

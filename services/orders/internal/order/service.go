@@ -151,8 +151,8 @@ func fieldErrors(e *apperr.Error) []apperr.FieldError {
 }
 
 // CreateOrder creates an order: the customer is checked in customers-api first (never while holding
-// row locks), then one transaction takes the stock and records the order with order.created. A
-// non-empty key makes it idempotent: the same key and body replay the first answer.
+// row locks), then one transaction records the order with order.created and takes the stock (see
+// inStockTx). A non-empty key makes it idempotent: the same key and body replay the first answer.
 func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []events.LineItem, key string, render Render) (Outcome, error) {
 	lines, err := ValidateRequest(customerID, items)
 	if err != nil {
@@ -178,10 +178,10 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 	}
 	return withKeyRace(func() (Outcome, error) {
 		var out Outcome
-		err := s.store.InTx(ctx, func(tx Tx) error {
+		err := s.inStockTx(ctx, func(tx Tx, lock bool) error {
 			out = Outcome{}
 			if k != nil {
-				// The key before any product lock: a concurrent request with the same key waits here and
+				// The key before anything else: a concurrent request with the same key waits here and
 				// then replays, instead of taking stock a second time.
 				a, ok, err := tx.ClaimKey(ctx, *k)
 				if err != nil {
@@ -192,7 +192,7 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 					return err
 				}
 			}
-			o, err := takeOrder(ctx, tx, customerID, lines, by)
+			o, err := newOrder(ctx, tx, customerID, lines, by, lock)
 			if err != nil {
 				return err
 			}
@@ -212,6 +212,9 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 			if err := tx.Publish(ctx, ev); err != nil {
 				return err
 			}
+			if err := takeStock(ctx, tx, o, by.At, lock); err != nil {
+				return err
+			}
 			out = Outcome{ID: o.ID, Order: o, Body: body}
 			return nil
 		})
@@ -219,14 +222,36 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 	})
 }
 
-// takeOrder is the stock-taking core of every order creation: lock the products (one statement,
-// ascending id), check the lines against them, take the stock and insert the order.
-func takeOrder(ctx context.Context, tx Tx, customerID int64, lines []events.LineItem, by Origin) (Order, error) {
+// errStockChanged means a product's stock or price changed between an optimistic creation's read and
+// its decrement; the creation runs again, locking the products first.
+var errStockChanged = errors.New("stock or price changed since it was read")
+
+// inStockTx runs a creation, fn, in a transaction that takes stock optimistically (lock false): the
+// products are read without locks, and their rows are locked only by the decrement, the transaction's
+// last statement, so a product every order wants stays locked for one round trip and the commit. When
+// the decrement finds the stock or the price changed since the read, it runs fn again in a new
+// transaction that locks the products first (lock true), which cannot fail that way and reports a
+// shortage exactly.
+func (s *Service) inStockTx(ctx context.Context, fn func(tx Tx, lock bool) error) error {
+	err := s.store.InTx(ctx, func(tx Tx) error { return fn(tx, false) })
+	if errors.Is(err, errStockChanged) {
+		err = s.store.InTx(ctx, func(tx Tx) error { return fn(tx, true) })
+	}
+	return err
+}
+
+// newOrder reads the products (locking them when lock is set), checks the lines against them and
+// inserts the order.
+func newOrder(ctx context.Context, tx Tx, customerID int64, lines []events.LineItem, by Origin, lock bool) (Order, error) {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.ProductID
 	}
-	products, err := tx.LockProducts(ctx, ids)
+	read := tx.Products
+	if lock {
+		read = tx.LockProducts
+	}
+	products, err := read(ctx, ids)
 	if err != nil {
 		return Order{}, err
 	}
@@ -234,13 +259,26 @@ func takeOrder(ctx context.Context, tx Tx, customerID int64, lines []events.Line
 	if err != nil {
 		return Order{}, err
 	}
-	if err := tx.TakeStock(ctx, o.Items, by.At); err != nil {
-		return Order{}, err
-	}
 	if err := tx.InsertOrder(ctx, &o); err != nil {
 		return Order{}, err
 	}
 	return o, nil
+}
+
+// takeStock takes the order's items from stock, on condition that nothing changed since newOrder read
+// the products: the last statement of a creation.
+func takeStock(ctx context.Context, tx Tx, o Order, at time.Time, locked bool) error {
+	ok, err := tx.TakeStock(ctx, o.Items, at)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return nil
+	case locked:
+		return fmt.Errorf("order %d: locked products changed under their lock", o.ID)
+	default:
+		return errStockChanged
+	}
 }
 
 // replay turns a completed key's answer into the outcome, or refuses a key used for something else.
@@ -396,18 +434,19 @@ func (s *Service) VerifyCustomer(ctx context.Context, id int64) error {
 	return s.customers.Verify(ctx, id)
 }
 
-// CreateForRequest is the first transaction of a PlaceOrder: it records r PROCESSING, takes the stock
-// and creates the order with order.created. The request row comes first, so a concurrent delivery of
-// the same command waits on it and then fails with ErrRequestExists instead of taking stock twice.
+// CreateForRequest is the first transaction of a PlaceOrder: it records r PROCESSING, creates the order
+// with order.created and takes the stock (see inStockTx). The request row comes first, so a concurrent
+// delivery of the same command waits on it and then fails with ErrRequestExists instead of taking stock
+// twice.
 func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []events.LineItem) (Order, error) {
 	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
 	var o Order
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inStockTx(ctx, func(tx Tx, lock bool) error {
 		if err := tx.InsertRequest(ctx, r, by.At); err != nil {
 			return err
 		}
 		var err error
-		if o, err = takeOrder(ctx, tx, r.CustomerID, lines, by); err != nil {
+		if o, err = newOrder(ctx, tx, r.CustomerID, lines, by, lock); err != nil {
 			return err
 		}
 		if err := tx.LinkRequest(ctx, r.IdempotencyKey, o.ID, by.At); err != nil {
@@ -417,7 +456,10 @@ func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []event
 		if err != nil {
 			return err
 		}
-		return tx.Publish(ctx, ev)
+		if err := tx.Publish(ctx, ev); err != nil {
+			return err
+		}
+		return takeStock(ctx, tx, o, by.At, lock)
 	})
 	if err != nil {
 		return Order{}, err

@@ -42,11 +42,16 @@ type Tx interface {
 	// CompleteKey stores the answer of the key this transaction claimed.
 	CompleteKey(ctx context.Context, k Key, targetID int64, body []byte) error
 
+	// Products returns the products with ids (those that exist), without locking them.
+	Products(ctx context.Context, ids []int64) (map[int64]Product, error)
 	// LockProducts returns the products with ids (those that exist), locked in ascending id order in one
 	// statement: every stock writer locks in that order, so they never deadlock each other.
 	LockProducts(ctx context.Context, ids []int64) (map[int64]Product, error)
-	// TakeStock takes the items' quantities from their locked products.
-	TakeStock(ctx context.Context, items []Item, at time.Time) error
+	// TakeStock takes each item's quantity from its product, in the items' (ascending product) order, on
+	// condition that the product still has that much stock and still sells at the item's unit price. ok
+	// is false, and nothing is taken that the transaction keeps, when a condition failed: the products
+	// changed since they were read.
+	TakeStock(ctx context.Context, items []Item, at time.Time) (ok bool, err error)
 	// RestoreStock gives the items' quantities back to their products.
 	RestoreStock(ctx context.Context, items []Item, at time.Time) error
 

@@ -468,3 +468,38 @@ func TestConfirmRequestOfACanceledOrder(t *testing.T) {
 		t.Errorf("stock: got %d, want 10", f.stock(p))
 	}
 }
+
+// TakeStock takes stock only while the product has enough of it at the price the order was priced at;
+// otherwise it reports that the products changed, and the transaction keeps nothing of it.
+func TestTakeStockIsConditional(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, b := f.product("A", 100, 5), f.product("B", 200, 5)
+	take := func(items ...order.Item) bool {
+		t.Helper()
+		var got bool
+		if err := f.s.InTx(ctx, func(tx order.Tx) error {
+			ok, err := tx.TakeStock(ctx, items, t0)
+			got = ok
+			if !ok {
+				return errors.New("changed") // roll back what an earlier item took
+			}
+			return err
+		}); err != nil && got {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if !take(order.Item{ProductID: a, Qty: 2, UnitPriceCents: 100}, order.Item{ProductID: b, Qty: 5, UnitPriceCents: 200}) {
+		t.Fatal("enough stock at the same prices: refused")
+	}
+	if take(order.Item{ProductID: a, Qty: 1, UnitPriceCents: 100}, order.Item{ProductID: b, Qty: 1, UnitPriceCents: 200}) {
+		t.Error("B has no stock left: taken anyway")
+	}
+	if take(order.Item{ProductID: a, Qty: 1, UnitPriceCents: 99}) {
+		t.Error("A's price changed: taken anyway")
+	}
+	if f.stock(a) != 3 || f.stock(b) != 0 {
+		t.Errorf("stock: got %d and %d, want 3 and 0 (nothing of the refused takes kept)", f.stock(a), f.stock(b))
+	}
+}

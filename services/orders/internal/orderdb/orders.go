@@ -11,13 +11,22 @@ import (
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
+// Products reads the products with ids in one statement, without locks.
+func (t tx) Products(ctx context.Context, ids []int64) (map[int64]order.Product, error) {
+	return t.products(ctx, ids, "")
+}
+
 // LockProducts locks the products with ids in one statement, in ascending id order.
 func (t tx) LockProducts(ctx context.Context, ids []int64) (map[int64]order.Product, error) {
+	return t.products(ctx, ids, " FOR UPDATE")
+}
+
+func (t tx) products(ctx context.Context, ids []int64, lock string) (map[int64]order.Product, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+productCols+` FROM products WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id FOR UPDATE`, args...)
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+productCols+` FROM products WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+lock, args...)
 	if err != nil {
 		return nil, fmt.Errorf("lock products: %w", err)
 	}
@@ -36,14 +45,24 @@ func (t tx) LockProducts(ctx context.Context, ids []int64) (map[int64]order.Prod
 	return products, nil
 }
 
-// TakeStock decrements the stock of each item's product.
-func (t tx) TakeStock(ctx context.Context, items []order.Item, at time.Time) error {
+// TakeStock decrements the stock of each item's product on condition, one primary-key statement each
+// (an IN list over a table the optimizer takes for small runs as a scan that locks every product).
+func (t tx) TakeStock(ctx context.Context, items []order.Item, at time.Time) (bool, error) {
 	for _, it := range items {
-		if _, err := t.tx.ExecContext(ctx, `UPDATE products SET stock = stock - ?, updated_at = ? WHERE id = ?`, it.Qty, at, it.ProductID); err != nil {
-			return fmt.Errorf("take stock of product %d: %w", it.ProductID, err)
+		res, err := t.tx.ExecContext(ctx, `UPDATE products SET stock = stock - ?, updated_at = ? WHERE id = ? AND stock >= ? AND price_cents = ?`,
+			it.Qty, at, it.ProductID, it.Qty, it.UnitPriceCents)
+		if err != nil {
+			return false, fmt.Errorf("take stock of product %d: %w", it.ProductID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false, fmt.Errorf("take stock of product %d: %w", it.ProductID, err)
+		}
+		if n != 1 {
+			return false, nil
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // RestoreStock gives the items' stock back, in ascending product order like every other stock writer.
