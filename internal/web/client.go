@@ -83,12 +83,29 @@ type Answer struct {
 // the service was unreachable or timed out, or its 200 body did not decode. Any other status is an
 // Answer for the caller to read.
 func (c *ServiceClient) GetJSON(ctx context.Context, v any, segments ...string) (Answer, error) {
+	return c.Get(ctx, v, Call{}, segments...)
+}
+
+// Call says more about one GetJSON call.
+type Call struct {
+	// Query is added to the URL.
+	Query url.Values
+	// Hold is how long the service may hold the request before it answers (a long poll): the call may
+	// take that much longer than the client's timeout.
+	Hold time.Duration
+}
+
+// Get is GetJSON with query parameters and a long poll's hold time.
+func (c *ServiceClient) Get(ctx context.Context, v any, call Call, segments ...string) (Answer, error) {
 	u, err := JoinURL(c.base, segments...)
 	if err != nil {
 		return Answer{}, err
 	}
+	if len(call.Query) > 0 {
+		u += "?" + call.Query.Encode()
+	}
 	a := Answer{URL: u}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout+call.Hold)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

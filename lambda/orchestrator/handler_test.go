@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +341,53 @@ func TestMergedQtyIsRefusedBeforeSending(t *testing.T) {
 	}
 	if msgs := srv.Receive(t, "order-commands", 1); len(msgs) != 0 {
 		t.Errorf("queue: got %d messages (%s), want none", len(msgs), msgs[0].Body)
+	}
+}
+
+// TestWaitIsALongPoll: after sending the command the orchestrator asks orders-api to hold the request
+// until the answer is final (wait_ms, at most 5 s a call), so one call brings the answer as soon as it
+// is recorded instead of polls on a timer.
+func TestWaitIsALongPoll(t *testing.T) {
+	customer := `{"id":7,"name":"ACME","email":"a@acme.test","phone":null}`
+	confirmed := `{"idempotency_key":"k","request_hash":"` + hash7 + `","status":"CONFIRMED","order":{"id":42,"customer_id":7,"status":"CONFIRMED","total_cents":300,"items":[{"product_id":1,"qty":3,"unit_price_cents":100,"subtotal_cents":300}],"created_at":"2026-11-30T10:00:00Z","confirmed_at":"2026-11-30T10:00:01Z","canceled_at":null}}`
+	var (
+		mu      sync.Mutex
+		queries []string
+	)
+	ord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		n := len(queries)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":{"code":"ORDER_REQUEST_NOT_FOUND","message":"order request not found"}}`)
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // the worker records the answer while the request is held
+		_, _ = io.WriteString(w, confirmed)
+	}))
+	defer ord.Close()
+	cust := httptest.NewServer(&recording{status: 200, body: customer})
+	defer cust.Close()
+	pub := newPublisher(t, sqstest.Start(t, "order-commands"))
+	cfg := orchestrator.Config{CustomersBase: cust.URL, OrdersBase: ord.URL, ServiceToken: "tok", WaitTimeout: 8 * time.Second, UpstreamTimeout: time.Second}
+	h := orchestrator.Routes(newOrchestrator(t, cfg, pub), slog.New(slog.DiscardHandler))
+	req := httptest.NewRequest(http.MethodPost, orchestrator.Path, strings.NewReader(`{"customer_id":7,"items":[{"product_id":1,"qty":3}],"idempotency_key":"k"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("got %d %s, want 201", rec.Code, rec.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queries) != 2 || queries[0] != "" {
+		t.Fatalf("orders-api asked with %q, want the look-up without waiting, then one long poll", queries)
+	}
+	q, _ := url.ParseQuery(queries[1])
+	if ms, err := strconv.Atoi(q.Get("wait_ms")); err != nil || ms <= 0 || ms > 5000 {
+		t.Errorf("long poll wait_ms %q, want 1..5000", q.Get("wait_ms"))
 	}
 }

@@ -135,7 +135,7 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 	}
 	hash := events.RequestHash(req.CustomerID, req.Items)
 
-	known, found, err := h.orders.OrderRequest(ctx, req.IdempotencyKey)
+	known, found, err := h.orders.OrderRequest(ctx, req.IdempotencyKey, 0)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -151,10 +151,16 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 	// Sent even when orders-api holds the request as PROCESSING: the command that got it there may since
 	// have gone to the dead-letter queue (transient failures on every delivery), and a client's retry is
 	// how a request resumes. The worker makes a duplicate harmless: it confirms a PROCESSING request.
+	sending := h.now()
 	if err := h.send(ctx, req, hash, deadline); err != nil {
 		return 0, nil, err
 	}
-	return h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
+	sent := h.now()
+	status, data, err := h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
+	// Where the time went, on the request's log line: sending the command, and waiting from then on for
+	// the worker's answer (the queue's delivery, the worker's processing, orders-api's hold).
+	web.Annotate(ctx, "send_ms", ms(sent.Sub(sending)), "wait_ms", ms(h.now().Sub(sent)))
+	return status, data, err
 }
 
 // send puts the PlaceOrder on the queue, within UpstreamTimeout and the deadline. A send that does not
@@ -188,14 +194,22 @@ func (h *Handler) send(ctx context.Context, req CreateRequest, hash string, dead
 	return nil
 }
 
-// wait polls orders-api until the request is final or the deadline passes. Failed polls are retried: the
-// command is on the queue, so orders-api being briefly unreachable only delays the answer.
+// maxHold bounds one long poll of orders-api: a longer wait is asked for again, so a connection lost
+// along the way costs at most this much.
+const maxHold = 5 * time.Second
+
+// wait asks orders-api for the request's final answer until it comes or the deadline passes. Each ask
+// is a long poll (orders-api answers as soon as the worker has recorded the answer), so the answer is
+// seen within milliseconds of its commit. Failed asks are retried with backoff: the command is on the
+// queue, so orders-api being briefly unreachable only delays the answer.
 func (h *Handler) wait(ctx context.Context, key, hash string, cust Customer, deadline time.Time) (int, any, error) {
 	b := backoff{initial: h.cfg.PollInitial, max: h.cfg.PollMax}
 	for polls := 1; ; polls++ {
+		left := deadline.Sub(h.now())
 		// A poll may run into the margin, never past half of it: the answer still has to be written.
 		pctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
-		r, found, err := h.orders.OrderRequest(pctx, key)
+		hold, asked := min(max(left, 0), maxHold), h.now()
+		r, found, err := h.orders.OrderRequest(pctx, key, hold)
 		cancel()
 		switch {
 		case err != nil:
@@ -206,11 +220,16 @@ func (h *Handler) wait(ctx context.Context, key, hash string, cust Customer, dea
 			web.Annotate(ctx, "polls", polls)
 			return final(cust, r)
 		}
-		left := deadline.Sub(h.now())
+		left = deadline.Sub(h.now())
 		if left <= 0 {
 			web.Annotate(ctx, "polls", polls)
 			return pending(key)
 		}
+		if err == nil && h.now().Sub(asked) >= hold/2 {
+			continue // the hold ended without an answer: ask again at once
+		}
+		// An error, or a not-final answer long before the hold ended (an orders-api that does not hold):
+		// pause before asking again.
 		t := time.NewTimer(min(b.next(), left))
 		select {
 		case <-ctx.Done():
@@ -221,6 +240,8 @@ func (h *Handler) wait(ctx context.Context, key, hash string, cust Customer, dea
 		}
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func pending(key string) (int, any, error) {
 	return http.StatusAccepted, Pending{Status: "PENDING", IdempotencyKey: key}, nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
@@ -30,8 +33,14 @@ type Customer = customerclient.Customer
 type orders struct{ sc *web.ServiceClient }
 
 // OrderRequest returns orders-api's record of the request with key; found is false when it has none.
-func (o orders) OrderRequest(ctx context.Context, key string) (r events.OrderRequest, found bool, err error) {
-	a, err := o.sc.GetJSON(ctx, &r, "internal", "order-requests", key)
+// With wait > 0 orders-api holds the request until the record is final or wait has passed (a long poll),
+// so the answer comes as soon as the worker has recorded it.
+func (o orders) OrderRequest(ctx context.Context, key string, wait time.Duration) (r events.OrderRequest, found bool, err error) {
+	call := web.Call{}
+	if wait > 0 {
+		call = web.Call{Query: url.Values{"wait_ms": {strconv.FormatInt(wait.Milliseconds(), 10)}}, Hold: wait}
+	}
+	a, err := o.sc.Get(ctx, &r, call, "internal", "order-requests", key)
 	switch {
 	case err != nil:
 		return events.OrderRequest{}, false, ErrOrdersUnavailable.Wrap(fmt.Errorf("get order request: %w", err))

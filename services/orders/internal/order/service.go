@@ -424,6 +424,39 @@ func (s *Service) OrderRequest(ctx context.Context, key string) (events.OrderReq
 	return r.View(&o), nil
 }
 
+// MaxRequestWait bounds how long AwaitOrderRequest waits for a final answer.
+const MaxRequestWait = 20 * time.Second
+
+// AwaitOrderRequest is OrderRequest for a caller that wants the final answer as soon as there is one:
+// a request not final yet (or not recorded yet: its command may still be on the queue) is read again,
+// every few milliseconds, until it is final, wait has passed or ctx ends, and what was read last is
+// returned. The worker that finishes a request runs in another process, so the database is where the
+// answer shows up; the reads are primary-key lookups of one row.
+func (s *Service) AwaitOrderRequest(ctx context.Context, key string, wait time.Duration) (events.OrderRequest, error) {
+	if !events.ValidKey(key) {
+		return events.OrderRequest{}, ErrRequestNotFound
+	}
+	deadline := time.Now().Add(min(wait, MaxRequestWait))
+	interval := time.Millisecond
+	for {
+		r, err := s.store.Request(ctx, key)
+		if err != nil && !errors.Is(err, ErrRequestNotFound) {
+			return events.OrderRequest{}, err
+		}
+		final := err == nil && (r.Status == events.RequestConfirmed || r.Status == events.RequestRejected)
+		left := time.Until(deadline)
+		if final || left <= 0 {
+			return s.OrderRequest(ctx, key)
+		}
+		select {
+		case <-ctx.Done():
+			return s.OrderRequest(context.WithoutCancel(ctx), key)
+		case <-time.After(min(interval, left)):
+		}
+		interval = min(2*interval, 8*time.Millisecond)
+	}
+}
+
 // Request returns the recorded order request with key (ErrRequestNotFound when none).
 func (s *Service) Request(ctx context.Context, key string) (Request, error) {
 	return s.store.Request(ctx, key)

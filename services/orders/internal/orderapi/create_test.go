@@ -2,8 +2,10 @@ package orderapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -15,9 +17,11 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
+	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 	"github.com/b2b/backoffice/services/orders/internal/orderstest"
+	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
 
 func TestCreateOrder(t *testing.T) {
@@ -392,5 +396,32 @@ func TestCreateOrderIdempotencyKeyRace(t *testing.T) {
 	}
 	if c := e.count(`SELECT COUNT(*) FROM orders`); c != 1 || e.eventCount(events.OrderCreated) != 1 {
 		t.Errorf("orders %d, order.created %d: want 1 and 1", c, e.eventCount(events.OrderCreated))
+	}
+}
+
+// TestOrderRequestWaitsForTheAnswer: a caller that asks with wait_ms gets the final answer as soon as the
+// worker records it, not after the whole wait; before the request is recorded at all it keeps waiting.
+func TestOrderRequestWaitsForTheAnswer(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("W-1", 100, 5)
+	worker := orderworker.New(e.svc, logging.New(io.Discard, "orders-worker", "error"))
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = worker.PlaceOrder(context.Background(), events.PlaceOrder{IdempotencyKey: "wait-1", CustomerID: 1, Items: []events.LineItem{{ProductID: p, Qty: 1}}})
+	}()
+	start := time.Now()
+	r := e.do("GET", "/internal/order-requests/wait-1?wait_ms=15000", nil, "Authorization", "Bearer "+token)
+	took := time.Since(start)
+	var v events.OrderRequest
+	r.json(t, &v)
+	if r.status != 200 || v.Status != events.RequestConfirmed || v.Order == nil || v.Order.Status != "CONFIRMED" {
+		t.Fatalf("got %d %s, want the confirmed request", r.status, r.body)
+	}
+	if took >= 10*time.Second {
+		t.Errorf("answered after %s: it waited for the whole wait_ms instead of the answer", took)
+	}
+	// Without wait_ms the answer is immediate, final or not.
+	if r := e.do("GET", "/internal/order-requests/never?wait_ms=0", nil, "Authorization", "Bearer "+token); r.status != 404 {
+		t.Errorf("unknown key: got %d %s, want 404", r.status, r.body)
 	}
 }

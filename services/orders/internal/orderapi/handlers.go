@@ -1,6 +1,7 @@
 package orderapi
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -292,10 +293,28 @@ func (h handler) orderRequest(w http.ResponseWriter, r *http.Request) {
 		}
 		key = k
 	}
-	v, err := h.svc.OrderRequest(r.Context(), key)
+	wait, err := parseWait(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	v, err := h.svc.AwaitOrderRequest(r.Context(), key, wait)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
 	web.Respond(w, http.StatusOK, v)
+}
+
+// parseWait reads ?wait_ms=: how long the caller is ready to wait for a final answer (0 to 20 000 ms).
+func parseWait(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait_ms")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > int(order.MaxRequestWait/time.Millisecond) {
+		return 0, apperr.Validation(apperr.FieldError{Field: "wait_ms", Message: fmt.Sprintf("must be an integer from 0 to %d", order.MaxRequestWait/time.Millisecond)})
+	}
+	return time.Duration(n) * time.Millisecond, nil
 }

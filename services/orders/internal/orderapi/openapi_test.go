@@ -122,6 +122,10 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Errorf("rejected order request: got %s", body)
 	}
 	call("GET", "/internal/order-requests/unknown", "", 404, auth...)
+	call("GET", "/internal/order-requests/unknown?wait_ms=50", "", 404, auth...)
+	call("GET", "/internal/order-requests/oa-req-ok?wait_ms=1000", "", 200, auth...)
+	call("GET", "/internal/order-requests/oa-req-ok?wait_ms=20001", "", 400, auth...)
+	call("GET", "/internal/order-requests/oa-req-ok?wait_ms=soon", "", 400, auth...)
 	call("GET", "/internal/order-requests/oa-req-ok", "", 401)
 	call("GET", "/internal/order-requests/oa-req-ok", "", 401, "Authorization", "Bearer wrong")
 

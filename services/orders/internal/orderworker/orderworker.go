@@ -89,6 +89,10 @@ func (w *Worker) Handle(msg *message.Message) error {
 	}
 	res, err := w.PlaceOrder(ctx, cmd)
 	attrs := []any{"outcome", res.Outcome, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+	if !cmd.RequestedAt.IsZero() {
+		// From the orchestrator's request to this delivery: mostly the time on the queue.
+		attrs = append(attrs, "queue_ms", float64(start.Sub(cmd.RequestedAt).Microseconds())/1000)
+	}
 	if res.OrderID != 0 {
 		attrs = append(attrs, "order_id", res.OrderID)
 	}
