@@ -11,9 +11,9 @@ import (
 )
 
 func TestPeekPrintsAndOptionallyDeletes(t *testing.T) {
-	srv := sqstest.Start(t, "order-events")
-	srv.Send(t, "order-events", `{"event_id":"e1","type":"order.created"}`, map[string]string{"event_type": "order.created"})
-	srv.Send(t, "order-events", `not json`, nil)
+	srv := sqstest.Start(t, "order-events-tap")
+	srv.Send(t, "order-events-tap", `{"event_id":"e1","type":"order.created"}`, map[string]string{"event_type": "order.created"})
+	srv.Send(t, "order-events-tap", `not json`, nil)
 	env := map[string]string{"AWS_ENDPOINT_URL": srv.Endpoint}
 	getenv := func(k string) string { return env[k] }
 
@@ -47,7 +47,7 @@ func TestPeekPrintsAndOptionallyDeletes(t *testing.T) {
 	if !strings.Contains(lines[1], `"body":"not json"`) {
 		t.Errorf("second line %s: want a non-JSON body as a string", lines[1])
 	}
-	if left := srv.Receive(t, "order-events", 10); len(left) != 0 {
+	if left := srv.Receive(t, "order-events-tap", 10); len(left) != 0 {
 		t.Errorf("-delete left %d messages", len(left))
 	}
 
