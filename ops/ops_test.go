@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -631,5 +632,87 @@ func TestDashboards(t *testing.T) {
 		if exprs < 10 {
 			t.Errorf("%s: %d queries; the dashboard looks empty", f, exprs)
 		}
+	}
+}
+
+// The compose file mounts the files these tests check where their configurations expect them, and
+// the worker and the relay listen where ops/prometheus-compose.yml scrapes them; .env.example's admin
+// addresses are the ones ops/prometheus.yml scrapes.
+func TestComposeAndEnvMatch(t *testing.T) {
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string         `yaml:"image"`
+			Volumes     []string       `yaml:"volumes"`
+			Environment map[string]any `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	mounts := func(service string) map[string]string {
+		s, ok := compose.Services[service]
+		if !ok {
+			t.Fatalf("docker-compose.yml: no %s service", service)
+		}
+		if !regexp.MustCompile(`:v?\d+\.\d+\.\d+$`).MatchString(s.Image) {
+			t.Errorf("%s: image %q, want an exact version tag", service, s.Image)
+		}
+		m := map[string]string{}
+		for _, v := range s.Volumes {
+			parts := strings.Split(v, ":")
+			if len(parts) >= 2 && strings.HasPrefix(parts[0], "./") {
+				if _, err := os.Stat(filepath.Join("..", parts[0])); err != nil {
+					t.Errorf("%s mounts %s: %v", service, parts[0], err)
+				}
+				m[parts[1]] = parts[0]
+			}
+		}
+		return m
+	}
+	prom := mounts("prometheus")
+	if prom["/etc/prometheus/prometheus.yml"] != "./ops/prometheus-compose.yml" || prom["/etc/prometheus/alerts.yml"] != "./ops/alerts.yml" {
+		t.Errorf("prometheus mounts %v, want prometheus-compose.yml as /etc/prometheus/prometheus.yml beside alerts.yml", prom)
+	}
+	graf := mounts("grafana")
+	b, err = os.ReadFile("grafana/provisioning/dashboards/backoffice.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prov struct {
+		Providers []struct{ Options struct{ Path string } } `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(b, &prov); err != nil || len(prov.Providers) != 1 {
+		t.Fatalf("dashboard provisioning: %v", err)
+	}
+	if graf["/etc/grafana/provisioning"] != "./ops/grafana/provisioning" || graf[prov.Providers[0].Options.Path] != "./ops/grafana/dashboards" {
+		t.Errorf("grafana mounts %v, want the provisioning at /etc/grafana/provisioning and the dashboards at %s", graf, prov.Providers[0].Options.Path)
+	}
+
+	compJobs := loadScrapeConfig(t, "prometheus-compose.yml")
+	for service, variable := range map[string]string{"orders-worker": "WORKER_ADMIN_ADDR", "outbox-relay": "RELAY_ADMIN_ADDR"} {
+		addr, _ := compose.Services[service].Environment[variable].(string)
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil || len(compJobs[service]) != 1 || compJobs[service][0] != service+":"+port {
+			t.Errorf("docker-compose.yml: %s %s=%q, scraped at %v", service, variable, addr, compJobs[service])
+		}
+	}
+
+	env, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runJobs := loadScrapeConfig(t, "prometheus.yml")
+	for job, variable := range map[string]string{"orders-worker": "WORKER_ADMIN_ADDR", "outbox-relay": "RELAY_ADMIN_ADDR"} {
+		m := regexp.MustCompile(`(?m)^` + variable + `=(.*)$`).FindSubmatch(env)
+		if m == nil || len(runJobs[job]) != 1 || runJobs[job][0] != string(m[1]) {
+			t.Errorf(".env.example: %s %q, scraped at %v", variable, m, runJobs[job])
+		}
+	}
+	if !regexp.MustCompile(`(?m)^PPROF=false$`).Match(env) {
+		t.Error(".env.example: want PPROF=false (profiling off unless asked for)")
 	}
 }
