@@ -140,3 +140,21 @@ func TestMiddlewareSharedRegistry(t *testing.T) {
 		t.Errorf("got %v, want 2", got)
 	}
 }
+
+// A panicking handler counts as 5xx, and the panic goes on unchanged to the recovering middleware.
+func TestMiddlewarePassesPanicsOn(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	h := routes(reg)
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/boom", nil))
+	}()
+	if got != "boom" {
+		t.Fatalf("recovered %v, want the handler's panic \"boom\"", got)
+	}
+	if n := metricstest.Gather(t, reg).Value(t, "http_requests_total", "route", "/boom", "code", "5xx"); n != 1 {
+		t.Fatalf("got %v, want 1", n)
+	}
+}
