@@ -11,7 +11,8 @@ import (
 
 // PollOptions tune a poller (QueueDepth, OutboxLag).
 type PollOptions struct {
-	// Interval between two reads (default DefaultPollInterval). Each read is bounded by it too.
+	// Interval between two reads (default DefaultPollInterval). Each read is bounded by it, or by
+	// minReadTimeout when that is longer; a read that runs past the next tick skips that tick.
 	Interval time.Duration
 	// Log receives one warning when reads start failing and one line when they work again, not one
 	// per failed read (default: discard).
@@ -37,12 +38,16 @@ func (o PollOptions) withDefaults() PollOptions {
 	return o
 }
 
-// poll calls read at once and then every interval until ctx is done, each call bounded by interval.
+// minReadTimeout keeps a short interval from failing reads that are merely slow (several queues, a
+// busy database): an outage is an error or a hang, not a read taking 200 ms.
+const minReadTimeout = 5 * time.Second
+
+// poll calls read at once and then every interval until ctx is done.
 func poll(ctx context.Context, interval time.Duration, read func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, interval)
+		rctx, cancel := context.WithTimeout(ctx, max(interval, minReadTimeout))
 		read(rctx)
 		cancel()
 		select {
