@@ -167,29 +167,35 @@ const MaxTxAttempts = 10
 
 // InTx runs fn in a transaction and commits it, returning the commit error. It rolls back when fn
 // returns an error or panics, and runs fn again (jittered backoff, bounded) when MySQL reports a deadlock
-// (1213) or a lock wait timeout (1205), so those never reach a client.
+// (1213) or a lock wait timeout (1205), so those never reach a client. RetryCounts counts what happened.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	return InTxOpts(ctx, db, nil, fn)
 }
 
 // InTxOpts is InTx with transaction options (an isolation level other than the server's default).
 func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
-	var err error
-	for attempt := 1; attempt <= MaxTxAttempts; attempt++ {
-		err = runTx(ctx, db, opts, fn)
+	for attempt := 1; ; attempt++ {
+		err := runTx(ctx, db, opts, fn)
 		if err == nil || !IsRetryable(err) {
+			if attempt > 1 {
+				recovered.Add(1)
+			}
 			return err
+		}
+		if attempt == MaxTxAttempts {
+			exhausted.Add(1)
+			return fmt.Errorf("transaction failed after %d attempts: %w", MaxTxAttempts, err)
 		}
 		retries.Add(1)
 		backoff := time.Duration(attempt) * 5 * time.Millisecond
 		backoff += time.Duration(rand.Int64N(int64(backoff) + 1))
 		select {
 		case <-ctx.Done():
+			exhausted.Add(1)
 			return errors.Join(ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 	}
-	return fmt.Errorf("transaction failed after %d attempts: %w", MaxTxAttempts, err)
 }
 
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -126,7 +128,7 @@ func TestInTxReturnsCommitError(t *testing.T) {
 // runs it again, and both changes end up committed.
 func TestInTxRetriesARealDeadlock(t *testing.T) {
 	db := scratch(t)
-	before := sqldb.Retries()
+	before, stats := sqldb.Retries(), sqldb.RetryCounts()
 	ctx := context.Background()
 	var (
 		oneLocked, twoLocked = make(chan struct{}), make(chan struct{})
@@ -165,11 +167,42 @@ func TestInTxRetriesARealDeadlock(t *testing.T) {
 	if got := sqldb.Retries(); got <= before {
 		t.Fatalf("Retries() = %d, want more than %d", got, before)
 	}
+	// The killed transaction committed on a later attempt: recovered, not exhausted.
+	if got := sqldb.RetryCounts(); got.Recovered <= stats.Recovered || got.Exhausted != stats.Exhausted || got.Retried != sqldb.Retries() {
+		t.Fatalf("RetryCounts() went from %+v to %+v, want Recovered up, Exhausted unchanged, Retried = Retries()", stats, got)
+	}
 	if total := attempts[0].Load() + attempts[1].Load(); total < 3 {
 		t.Fatalf("got %d attempts in all, want a retry", total)
 	}
 	if n := count(t, db.DB, "v = 2"); n != 2 {
 		t.Fatalf("got %d rows with v = 2, want both rows incremented by both transactions", n)
+	}
+}
+
+// A transaction that keeps hitting lock wait timeouts is given up after MaxTxAttempts: the caller gets
+// the driver error, and it counts once as exhausted. The driver error is made up here because a real
+// lock wait timeout takes at least a second per attempt.
+func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
+	db := scratch(t)
+	before := sqldb.RetryCounts()
+	attempts := 0
+	err := sqldb.InTx(context.Background(), db.DB, func(tx *sql.Tx) error {
+		attempts++
+		if _, err := tx.Exec("UPDATE t SET v = v + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		return &mysql.MySQLError{Number: sqldb.ErrLockWaitTimeout, Message: "Lock wait timeout exceeded"}
+	})
+	if !sqldb.Is(err, sqldb.ErrLockWaitTimeout) || attempts != sqldb.MaxTxAttempts {
+		t.Fatalf("got %v after %d attempts, want the lock wait timeout after %d", err, attempts, sqldb.MaxTxAttempts)
+	}
+	if n := count(t, db.DB, "id = 1 AND v = 0"); n != 1 {
+		t.Fatal("an attempt was committed")
+	}
+	got := sqldb.RetryCounts()
+	want := sqldb.RetryStats{Retried: before.Retried + sqldb.MaxTxAttempts - 1, Recovered: before.Recovered, Exhausted: before.Exhausted + 1}
+	if got != want {
+		t.Fatalf("RetryCounts() = %+v, want %+v", got, want)
 	}
 }
 
