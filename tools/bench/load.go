@@ -75,10 +75,10 @@ type window struct{ start, end time.Time }
 
 func (w window) contains(t time.Time) bool { return !t.Before(w.start) && !t.After(w.end) }
 
-// runLoad runs spec and measures it. In a closed loop, an operation counts when it started and ended
-// inside the window. At a fixed rate, an operation counts when it was due inside the window, its
-// latency runs from when it was due (not from when it was sent, so a backed-up system is not
-// flattered), and the phase waits for the stragglers.
+// runLoad runs spec and measures it. An operation counts when it started inside the window (at a fixed
+// rate: when it was due inside it), and the phase waits for those still running at its end: dropping
+// them instead would drop the slowest operations from the percentiles. At a fixed rate, latency runs
+// from when an operation was due, not from when it was sent, so a backed-up system is not flattered.
 func runLoad(ctx context.Context, spec loadSpec) (Phase, window) {
 	ph := Phase{Name: spec.name, Unit: spec.unit, Clients: spec.clients, Rate: spec.rate, Errors: map[string]int64{}}
 	var (
@@ -99,14 +99,27 @@ func runLoad(ctx context.Context, spec loadSpec) (Phase, window) {
 
 	// Window bounds as Unix nanoseconds, 0 until known, read by the load goroutines.
 	var wStart, wEnd atomic.Int64
-	inWindow := func(t0, t1 time.Time) bool {
+	inWindow := func(t0 time.Time) bool {
 		s, e := wStart.Load(), wEnd.Load()
-		return s != 0 && t0.UnixNano() >= s && (e == 0 || t1.UnixNano() <= e)
+		return s != 0 && t0.UnixNano() >= s && (e == 0 || t0.UnixNano() <= e)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
+	var (
+		m *meter
+		w window
+	)
+	openWindow := func() {
+		m = startMeter(spec.targets)
+		w.start = time.Now()
+		wStart.Store(w.start.UnixNano())
+	}
+	if spec.warmup == 0 {
+		// Open it before the first operation starts, or the first operation of each client would not count.
+		openWindow()
+	}
 	begin := time.Now()
 
 	if spec.rate == 0 {
@@ -119,7 +132,7 @@ func runLoad(ctx context.Context, spec loadSpec) (Phase, window) {
 					t0 := time.Now()
 					class := spec.op(runCtx, c, seq)
 					t1 := time.Now()
-					if inWindow(t0, t1) {
+					if inWindow(t0) {
 						record(t1.Sub(t0), class)
 					}
 				}
@@ -167,10 +180,10 @@ func runLoad(ctx context.Context, spec loadSpec) (Phase, window) {
 		}()
 	}
 
-	sleep(ctx, spec.warmup)
-	m := startMeter(spec.targets)
-	w := window{start: time.Now()}
-	wStart.Store(w.start.UnixNano())
+	if spec.warmup > 0 {
+		sleep(ctx, spec.warmup)
+		openWindow()
+	}
 	sleep(ctx, spec.duration)
 	w.end = time.Now()
 	wEnd.Store(w.end.UnixNano())
@@ -181,21 +194,21 @@ func runLoad(ctx context.Context, spec loadSpec) (Phase, window) {
 	// In-flight operations end by themselves (every client call has a timeout); an interrupt cancels them.
 	wg.Wait()
 
-	ph.Seconds = w.end.Sub(w.start).Seconds()
+	ph.Seconds = round(w.end.Sub(w.start).Seconds(), 3)
 	if ctx.Err() != nil {
 		ph.Error = "interrupted"
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	ph.Ops = ok
-	ph.Throughput = float64(ok) / ph.Seconds
+	ph.Throughput = round(float64(ok)/ph.Seconds, 2)
 	ph.Latency = summarize(lats)
 	for _, n := range ph.Errors {
 		ph.ErrorCount += n
 	}
 	for i := range procs {
 		if ok > 0 {
-			procs[i].CPUMsPerOp = 1000 * procs[i].CPUSeconds / float64(ok)
+			procs[i].CPUMsPerOp = round(1000*procs[i].CPUSeconds/float64(ok), 3)
 		}
 	}
 	ph.Processes, ph.Machine = procs, mach

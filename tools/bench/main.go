@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type bench struct {
 	binDir string
 	env    map[string]string // environment of every started process, before per-process settings
 	stderr io.Writer
+	logMu  sync.Mutex // progress lines come from several goroutines
 
 	server  *serverConfig
 	admin   *sql.DB // server connection for creating and dropping databases
@@ -125,6 +127,8 @@ func newRunID() string {
 
 // logf reports progress on stderr, so stdout carries only the results.
 func (b *bench) logf(format string, args ...any) {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
 	fmt.Fprintf(b.stderr, "bench %s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
@@ -337,7 +341,7 @@ func (b *bench) runWorkload(ctx context.Context, name string) (w Workload) {
 		if p := recover(); p != nil {
 			w.Error = fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
 		}
-		w.Seconds = time.Since(start).Seconds()
+		w.Seconds = round(time.Since(start).Seconds(), 1)
 		if err := b.checkStack(); err != nil {
 			w.Error = strings.TrimSpace(w.Error + "\n" + err.Error())
 		}
@@ -350,10 +354,12 @@ func (b *bench) runWorkload(ctx context.Context, name string) (w Workload) {
 		return w
 	}
 	// Each workload starts with empty queues: goaws keeps messages in memory, and every receive and its
-	// periodic visibility scan walk the whole queue.
-	if err := b.sqs.purgeAll(ctx); err != nil && !b.o.attach {
-		w.Error = err.Error()
-		return w
+	// periodic visibility scan walk the whole queue. An attached stack's queues are left alone.
+	if !b.o.attach {
+		if err := b.sqs.purgeAll(ctx); err != nil {
+			w.Error = err.Error()
+			return w
+		}
 	}
 	var err error
 	switch name {

@@ -146,7 +146,7 @@ func machineUsage(a, b cpuTimes, elapsed time.Duration) *MachineUsage {
 	if d <= 0 || elapsed <= 0 {
 		return nil
 	}
-	pct := func(x, y uint64) float64 { return 100 * float64(y-x) / d }
+	pct := func(x, y uint64) float64 { return round(100*float64(y-x)/d, 1) }
 	return &MachineUsage{
 		UserPct:         pct(a.user+a.nice, b.user+b.nice),
 		SystemPct:       pct(a.system+a.irq, b.system+b.irq),
@@ -154,7 +154,7 @@ func machineUsage(a, b cpuTimes, elapsed time.Duration) *MachineUsage {
 		IOWaitPct:       pct(a.iowait, b.iowait),
 		SoftIRQPct:      pct(a.softirq, b.softirq),
 		StealPct:        pct(a.steal, b.steal),
-		ContextSwitches: float64(b.ctxt-a.ctxt) / elapsed.Seconds(),
+		ContextSwitches: round(float64(b.ctxt-a.ctxt)/elapsed.Seconds(), 0),
 		BusyCPUSeconds:  float64((b.total()-b.idle-b.iowait)-(a.total()-a.idle-a.iowait)) / clockTicks,
 	}
 }
@@ -281,15 +281,16 @@ func (m *meter) finish(ops int64) ([]ProcStats, *MachineUsage) {
 		default:
 			ps.CPUSeconds = c1 - c0
 		}
-		ps.CPUPct = 100 * ps.CPUSeconds / elapsed.Seconds()
+		ps.CPUSeconds = round(ps.CPUSeconds, 2)
+		ps.CPUPct = round(100*ps.CPUSeconds/elapsed.Seconds(), 1)
 		if ops > 0 {
-			ps.CPUMsPerOp = 1000 * ps.CPUSeconds / float64(ops)
+			ps.CPUMsPerOp = round(1000*ps.CPUSeconds/float64(ops), 3)
 		}
 		m.mu.Lock()
-		ps.PeakRSSMiB = float64(m.peakRSS[t.name]) / 1024
+		ps.PeakRSSMiB = round(float64(m.peakRSS[t.name])/1024, 2)
 		m.mu.Unlock()
 		if _, hwm, err := memKiB(pid); err == nil {
-			ps.HWMMiB = float64(hwm) / 1024
+			ps.HWMMiB = round(float64(hwm)/1024, 2)
 		} else if ps.Error == "" {
 			ps.Error = err.Error()
 		}
@@ -301,7 +302,7 @@ func (m *meter) finish(ops int64) ([]ProcStats, *MachineUsage) {
 		for _, ps := range out {
 			other -= ps.CPUSeconds
 		}
-		mu.OtherCPUSeconds = max(0, other)
+		mu.OtherCPUSeconds = round(max(0, other), 2)
 	}
 	return out, mu
 }

@@ -100,7 +100,7 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 	if err := b.preload(ctx, d, b.o.relayEvents); err != nil {
 		return err
 	}
-	f.PreloadedEvents, f.PreloadSeconds = b.o.relayEvents, time.Since(start).Seconds()
+	f.PreloadedEvents, f.PreloadSeconds = b.o.relayEvents, round(time.Since(start).Seconds(), 2)
 
 	// The raw rates first, into the same (purged) goaws the relay will send to.
 	rawQueue := b.sqs.events
@@ -187,12 +187,12 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 	elapsed := time.Since(start)
 	drained := b.o.relayEvents - left
 	ph.Processes, ph.Machine = m.finish(int64(drained))
-	ph.Seconds, ph.Ops = elapsed.Seconds(), int64(drained)
-	ph.Throughput = float64(drained) / elapsed.Seconds()
+	ph.Seconds, ph.Ops = round(elapsed.Seconds(), 3), int64(drained)
+	ph.Throughput = round(float64(drained)/elapsed.Seconds(), 2)
 	ph.Note = "the relay binary from start to an empty outbox of pre-loaded events; destination " + b.sqs.dest
 	f.DrainSeconds, f.DrainRate = ph.Seconds, ph.Throughput
 	if at90 > at10 {
-		f.DrainRate1090 = float64(b.o.relayEvents*9/10-b.o.relayEvents/10) / (at90 - at10).Seconds()
+		f.DrainRate1090 = round(float64(b.o.relayEvents*9/10-b.o.relayEvents/10)/(at90-at10).Seconds(), 2)
 	}
 	_ = d.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL").Scan(&f.ParkedEvents)
 	w.Phases = append(w.Phases, ph)
@@ -302,8 +302,8 @@ func (b *bench) rawSend(ctx context.Context, name string, n, batch int, send fun
 	}
 	elapsed := time.Since(start)
 	ph.Processes, ph.Machine = m.finish(int64(sent))
-	ph.Seconds, ph.Ops = elapsed.Seconds(), int64(sent)
-	ph.Throughput = float64(sent) / elapsed.Seconds()
+	ph.Seconds, ph.Ops = round(elapsed.Seconds(), 3), int64(sent)
+	ph.Throughput = round(float64(sent)/elapsed.Seconds(), 2)
 	ph.Latency = summarize(lats)
 	return ph
 }
@@ -344,9 +344,13 @@ func (b *bench) relaySteady(ctx context.Context, w *Workload, f *RelayFigures) e
 	}
 	var c *consumer
 	if b.sqs.dest != "" {
-		if err := b.sqs.purge(ctx, b.sqs.dest); err != nil {
-			return err
+		if !b.o.attach {
+			if err := b.sqs.purge(ctx, b.sqs.dest); err != nil {
+				return err
+			}
 		}
+		// Attached, the harness takes (and deletes) what arrives on the events queue while it watches:
+		// only events committed in the window count.
 		var err error
 		if c, err = b.sqs.consume(ctx, b.sqs.dest, 4); err != nil {
 			return err
@@ -388,7 +392,7 @@ func (b *bench) relaySteady(ctx context.Context, w *Workload, f *RelayFigures) e
 	loadEnd := time.Now()
 	caughtUp, err := waitPending(ctx, b.orders, 0, time.Minute)
 	if err == nil {
-		s.CatchUpSeconds = caughtUp.Sub(loadEnd).Seconds()
+		s.CatchUpSeconds = round(caughtUp.Sub(loadEnd).Seconds(), 2)
 	} else {
 		addNote(&s.Note, err.Error())
 		s.CatchUpSeconds = -1

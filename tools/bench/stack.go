@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -267,6 +268,9 @@ func (b *bench) startStack(ctx context.Context) error {
 		"AWS_ENDPOINT_URL":   b.sqs.endpoint,
 		"AWS_REGION":         b.sqs.topo.Region,
 	}
+	// Start everything, then wait for all of it: no process needs another one to start (the relay and
+	// the worker wait for their queues, the services call each other per request).
+	var started []procDef
 	for _, d := range stackDefs {
 		path := filepath.Join(b.binDir, d.bin)
 		if _, err := os.Stat(path); err != nil {
@@ -291,17 +295,32 @@ func (b *bench) startStack(ctx context.Context) error {
 			return err
 		}
 		b.procs = append(b.procs, p)
-		if d.listens {
-			err = waitHealthy(ctx, p, urls[d.name]+"/health", 60*time.Second)
-		} else {
-			err = waitRunning(ctx, p, time.Second)
-		}
-		if err != nil {
-			return err
-		}
-		b.logf("%s is up (pid %d)", d.name, p.pid())
+		started = append(started, d)
 	}
-	return nil
+	errs := make([]error, len(started))
+	var wg sync.WaitGroup
+	for i, d := range started {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := b.procs[i]
+			if d.listens {
+				errs[i] = waitHealthy(ctx, p, urls[d.name]+"/health", 60*time.Second)
+			} else {
+				errs[i] = waitRunning(ctx, p, time.Second)
+			}
+			if errs[i] != nil {
+				return
+			}
+			if d.listens {
+				b.logf("%s is up at %s (pid %d)", d.name, urls[d.name], p.pid())
+			} else {
+				b.logf("%s is up (pid %d)", d.name, p.pid())
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // proc returns the started process named name, or nil.
