@@ -345,9 +345,13 @@ func (r *Report) writeTable(out io.Writer) {
 	for _, h := range r.Headline {
 		v := "n/a"
 		if h.Value != nil {
-			v = strconv.FormatFloat(*h.Value, 'f', -1, 64)
-			if h.Unit != "ratio" && h.Unit != "count" {
-				v += " " + h.Unit
+			switch h.Unit {
+			case "ratio":
+				v = strconv.FormatFloat(*h.Value, 'f', 2, 64)
+			case "count":
+				v = strconv.FormatFloat(*h.Value, 'f', 0, 64)
+			default:
+				v = strconv.FormatFloat(*h.Value, 'f', 1, 64) + " " + h.Unit
 			}
 		}
 		ht.add(h.Name, v, h.Target, h.Detail)
