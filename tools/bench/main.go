@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -311,7 +312,13 @@ func (b *bench) cleanup() {
 func (b *bench) targets(extra ...*process) []target {
 	var ts []target
 	if b.o.attach {
-		for name, pid := range b.o.pids {
+		var names []string
+		for name := range b.o.pids {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			pid := b.o.pids[name]
 			ts = append(ts, target{name: name, pid: func() int { return pid }})
 		}
 	}

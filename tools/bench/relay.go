@@ -108,8 +108,12 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 		rawQueue = b.sqs.dest
 	}
 	if rawQueue != "" {
+		u, err := b.sqs.url(ctx, rawQueue)
+		if err != nil {
+			return err
+		}
 		ph := b.rawSend(ctx, "raw SendMessageBatch", b.o.relayEvents, 10, func(ctx context.Context, bodies []string) error {
-			return b.sendBatch(ctx, rawQueue, bodies)
+			return b.sendBatch(ctx, u, bodies)
 		})
 		ph.Note = "one sequential sender, 10 messages a call, into " + rawQueue
 		f.RawSQSRate = ph.Throughput
@@ -308,12 +312,9 @@ func (b *bench) rawSend(ctx context.Context, name string, n, batch int, send fun
 	return ph
 }
 
-// sendBatch is one SendMessageBatch with the message attributes the relay sets on each event.
-func (b *bench) sendBatch(ctx context.Context, queue string, bodies []string) error {
-	u, err := b.sqs.url(ctx, queue)
-	if err != nil {
-		return err
-	}
+// sendBatch is one SendMessageBatch to the queue at url, with the message attributes the relay sets on
+// each event.
+func (b *bench) sendBatch(ctx context.Context, url string, bodies []string) error {
 	entries := make([]types.SendMessageBatchRequestEntry, len(bodies))
 	for i, body := range bodies {
 		attrs := map[string]types.MessageAttributeValue{}
@@ -322,7 +323,7 @@ func (b *bench) sendBatch(ctx context.Context, queue string, bodies []string) er
 		}
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(body), MessageAttributes: attrs}
 	}
-	out, err := b.sqs.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: entries})
+	out, err := b.sqs.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 	if err != nil {
 		return err
 	}

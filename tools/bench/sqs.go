@@ -187,23 +187,6 @@ func (s *sqsInfo) purgeAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// depth is the queue's ApproximateNumberOfMessages.
-func (s *sqsInfo) depth(ctx context.Context, name string) (int, error) {
-	u, err := s.url(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	out, err := s.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(u),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("attributes of %s: %w", name, err)
-	}
-	n, _ := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	return n, nil
-}
-
 // snsPublishBatch publishes up to 10 messages to a topic with SNS's query protocol (what goaws speaks
 // for SNS), without an SNS SDK client.
 func (s *sqsInfo) snsPublishBatch(ctx context.Context, topicARN string, bodies []string) error {
