@@ -80,6 +80,13 @@ peek:
 bench-outbox: ensure-db
 	go test -run XXX -bench Relay -benchtime 1x ./outbox/relay/
 
+# Load harness: fresh bench_* databases, goaws and the binaries built from the tree, every workload; prints a
+# table and writes bin/bench-results.json (under ~10 minutes). BENCH_FLAGS="-workloads order-create -duration 60s",
+# or "-bin DIR" for binaries built elsewhere (`make build BIN=DIR` in another checkout); -help lists the flags.
+.PHONY: bench
+bench: ensure-db
+	go run ./tools/bench $(BENCH_FLAGS)
+
 # What watermill-sql's default MySQL schema loses under the same load (takes a few minutes).
 compare-outbox-default: ensure-db
 	OUTBOX_COMPARE_DEFAULT=1 go test -run TestDefaultSchemaComparison -v ./outbox/relay/

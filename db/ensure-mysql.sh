@@ -77,7 +77,7 @@ if [[ ${#admin[@]} -eq 0 ]]; then
     exit 0
   fi
   say "server at $host:$port is up, but user $app_user cannot log in and root is not reachable to create it."
-  say "create it: CREATE USER '$app_user'@'%' IDENTIFIED BY '...'; GRANT ALL ON customers.*, orders.*, reporting.*, \`bo\\_test\\_%\`.* TO it"
+  say "create it: CREATE USER '$app_user'@'%' IDENTIFIED BY '...'; GRANT ALL ON customers.*, orders.*, reporting.*, \`bo\\_test\\_%\`.*, \`bench\\_%\`.* TO it"
   exit 1
 fi
 
@@ -89,6 +89,7 @@ GRANT ALL PRIVILEGES ON \`customers\`.* TO '$app_user'@'localhost', '$app_user'@
 GRANT ALL PRIVILEGES ON \`orders\`.* TO '$app_user'@'localhost', '$app_user'@'127.0.0.1', '$app_user'@'%';
 GRANT ALL PRIVILEGES ON \`reporting\`.* TO '$app_user'@'localhost', '$app_user'@'127.0.0.1', '$app_user'@'%';
 GRANT ALL PRIVILEGES ON \`bo\\_test\\_%\`.* TO '$app_user'@'localhost', '$app_user'@'127.0.0.1', '$app_user'@'%';
+GRANT ALL PRIVILEGES ON \`bench\\_%\`.* TO '$app_user'@'localhost', '$app_user'@'127.0.0.1', '$app_user'@'%';
 FLUSH PRIVILEGES;
 SQL
 
