@@ -121,13 +121,35 @@ func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, r.Header.Get(HeaderIdempotencyKey), encodeOrder)
+	key, err := optionalKey(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, key, encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/orders/"+strconv.FormatInt(out.ID, 10))
 	respondOutcome(w, http.StatusCreated, out)
+}
+
+// optionalKey returns the Idempotency-Key of POST /orders, "" when the header is absent. Sent empty or
+// more than once it is refused rather than taken for no key: a client that meant to send a key must
+// not get a new order on every retry.
+func optionalKey(r *http.Request) (string, error) {
+	switch v := r.Header.Values(HeaderIdempotencyKey); len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		if v[0] == "" {
+			return "", order.ErrIdempotencyKeyInvalid
+		}
+		return v[0], nil
+	default:
+		return "", order.ErrIdempotencyKeyInvalid
+	}
 }
 
 // respondOutcome writes the stored body itself, so the first answer and every replay are the same bytes.
