@@ -204,6 +204,9 @@ func TestAPI(t *testing.T) {
 		}{
 			{"create", testCreate},
 			{"create rejects bad input", testCreateBadInput},
+			{"a body that is not an object", testNotAnObject},
+			{"text fields", testTextFields},
+			{"email is ASCII", testEmailASCII},
 			{"email taken", testEmailTaken},
 			{"get", testGet},
 			{"list paging", testListPaging},
