@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -36,7 +34,7 @@ func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, apperr.Validation(sortFields(missing)...))
 		return
 	}
-	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: strings.TrimSpace(*in.SKU), Name: strings.TrimSpace(*in.Name), PriceCents: *in.PriceCents, Stock: *in.Stock})
+	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: *in.SKU, Name: *in.Name, PriceCents: *in.PriceCents, Stock: *in.Stock})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -79,12 +77,7 @@ func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	search := strings.TrimSpace(r.URL.Query().Get("search"))
-	if utf8.RuneCountInString(search) > 200 {
-		web.Error(w, r, apperr.Validation(apperr.FieldError{Field: "search", Message: "must be at most 200 characters"}))
-		return
-	}
-	rows, err := h.svc.Products(r.Context(), order.ProductQuery{Search: search, AfterID: page.AfterID, Limit: page.Limit + 1})
+	rows, err := h.svc.Products(r.Context(), order.ProductQuery{Search: r.URL.Query().Get("search"), AfterID: page.AfterID, Limit: page.Limit + 1})
 	if err != nil {
 		web.Error(w, r, err)
 		return

@@ -3,9 +3,30 @@ package orderapi_test
 import (
 	"io"
 	"net/http"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
+
+// fields returns the field paths of a VALIDATION_FAILED answer.
+func (r response) fields(t *testing.T) []string {
+	t.Helper()
+	var eb struct {
+		Error struct {
+			Details []struct{ Field, Message string } `json:"details"`
+		} `json:"error"`
+	}
+	r.json(t, &eb)
+	var out []string
+	for _, d := range eb.Error.Details {
+		if d.Message == "" {
+			t.Errorf("detail %q has no message", d.Field)
+		}
+		out = append(out, d.Field)
+	}
+	return out
+}
 
 // TestCreateOrderEmptyIdempotencyKey: an Idempotency-Key header sent empty, or sent twice, is 400
 // IDEMPOTENCY_KEY_INVALID, not a create without a key: retrying such a request must not make an order
@@ -62,5 +83,105 @@ func TestCreateOrderEmptyIdempotencyKey(t *testing.T) {
 	}
 	if n := e.count(`SELECT COUNT(*) FROM orders`); n != 2 {
 		t.Errorf("orders: got %d, want 2", n)
+	}
+}
+
+// TestBodyNotAnObject: a body that is JSON but not an object is INVALID_JSON on every route that takes
+// one, null as much as an array; nothing is written.
+func TestBodyNotAnObject(t *testing.T) {
+	e := newEnv(t)
+	a := e.product("NO-1", 100, 10)
+	for _, body := range []string{`null`, " null\n", `[]`, `[{"customer_id":1,"items":[{"product_id":1,"qty":1}]}]`, `"x"`, `1`, `true`} {
+		for _, route := range []string{"POST /products", "PATCH /products/" + id(a), "POST /orders"} {
+			method, path, _ := strings.Cut(route, " ")
+			if r := e.do(method, path, body); r.status != 400 || r.code() != "INVALID_JSON" {
+				t.Errorf("%s %q: got %d %s, want 400 INVALID_JSON", route, body, r.status, r.body)
+			}
+		}
+	}
+	if n := e.count(`SELECT COUNT(*) FROM products`); n != 1 || e.stock(a) != 10 {
+		t.Errorf("products %d, stock %d: want 1 and 10", n, e.stock(a))
+	}
+	e.nothingWritten()
+}
+
+// TestTextFields: a product's sku and name and the product search refuse control characters with 400
+// VALIDATION_FAILED naming the field, and text encoding/json would silently turn into U+FFFD with 400
+// INVALID_JSON; nothing is stored.
+func TestTextFields(t *testing.T) {
+	e := newEnv(t)
+	valid := map[string]string{"sku": "SKU-1", "name": "Product"}
+	body := func(field, raw string) string {
+		m := map[string]string{}
+		for k, v := range valid {
+			m[k] = `"` + v + `"`
+		}
+		m[field] = `"` + raw + `"`
+		return `{"sku":` + m["sku"] + `,"name":` + m["name"] + `,"price_cents":1,"stock":1}`
+	}
+	for _, field := range []string{"sku", "name"} {
+		for what, ctl := range map[string]string{"NUL": `\u0000`, "tab": `\t`, "newline": `\n`, "escape": `\u001b`, "DEL": "\x7f", "C1": `\u0085`} {
+			for _, v := range []string{"A" + ctl + "B", ctl + "AB", "AB" + ctl} {
+				r := e.do("POST", "/products", body(field, v))
+				if got := r.fields(t); r.status != 400 || r.code() != "VALIDATION_FAILED" || !reflect.DeepEqual(got, []string{field}) {
+					t.Errorf("%s with %s (%q): got %d %s, want 400 VALIDATION_FAILED on %s", field, what, v, r.status, r.body, field)
+				}
+			}
+		}
+		for what, v := range map[string]string{"invalid UTF-8": "A\xffB", "truncated UTF-8": "AB\xe2\x82", "lone surrogate": `A\udfffB`} {
+			if r := e.do("POST", "/products", body(field, v)); r.status != 400 || r.code() != "INVALID_JSON" {
+				t.Errorf("%s with %s: got %d %s, want 400 INVALID_JSON", field, what, r.status, r.body)
+			}
+		}
+	}
+	for _, s := range []string{"\x00", "a\tb", "\x1b", "\x7f", "\u009b", "\xff", "a\xc3"} {
+		r := e.do("GET", "/products?search="+url.QueryEscape(s), nil)
+		if got := r.fields(t); r.status != 400 || !reflect.DeepEqual(got, []string{"search"}) {
+			t.Errorf("search %q: got %d %s, want 400 on search", s, r.status, r.body)
+		}
+	}
+	if n := e.count(`SELECT COUNT(*) FROM products`); n != 0 {
+		t.Errorf("got %d products, want 0", n)
+	}
+	// Any script and emoji are fine; spaces around are trimmed.
+	r := e.do("POST", "/products", `{"sku":" ÄÖÜ-1 ","name":"  Tastatur ⌨️ 键盘 ","price_cents":1,"stock":1}`)
+	var p struct{ SKU, Name string }
+	r.json(t, &p)
+	if r.status != 201 || p.SKU != "ÄÖÜ-1" || p.Name != "Tastatur ⌨️ 键盘" {
+		t.Errorf("got %d %s, want 201 with the sku and name trimmed", r.status, r.body)
+	}
+	if got := all(e, "/products?search="+url.QueryEscape(" 键盘 "), productID); len(got) != 1 {
+		t.Errorf("search: got %v, want the product", got)
+	}
+}
+
+// TestFieldPaths: a value of the wrong type and an unknown field inside the items are named by their
+// indexed path, like the range checks name them.
+func TestFieldPaths(t *testing.T) {
+	e := newEnv(t)
+	e.product("FP-1", 100, 10)
+	for _, tc := range []struct {
+		body   string
+		fields []string
+	}{
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":"1"}]}`, []string{"items[0].qty"}},
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},{"product_id":1,"qty":"1"}]}`, []string{"items[1].qty"}},
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},{"product_id":1,"qty":1.5}]}`, []string{"items[1].qty"}},
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},{"product_id":"1","qty":1}]}`, []string{"items[1].product_id"}},
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},{"product_id":1,"qty":1,"price":5}]}`, []string{"items[1].price"}},
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},2]}`, []string{"items[1]"}},
+		{`{"customer_id":1,"items":{"product_id":1,"qty":1}}`, []string{"items"}},
+		{`{"customer_id":"1","items":[{"product_id":1,"qty":1}]}`, []string{"customer_id"}},
+		// The range check names the same path.
+		{`{"customer_id":1,"items":[{"product_id":1,"qty":1},{"product_id":1,"qty":0}]}`, []string{"items[1].qty"}},
+	} {
+		r := e.do("POST", "/orders", tc.body)
+		if got := r.fields(t); r.status != 400 || r.code() != "VALIDATION_FAILED" || !reflect.DeepEqual(got, tc.fields) {
+			t.Errorf("%s: got %d %s, want 400 VALIDATION_FAILED on %v", tc.body, r.status, r.body, tc.fields)
+		}
+	}
+	e.nothingWritten()
+	if r := e.do("POST", "/products", `{"sku":"X","name":"x","price_cents":"1","stock":1}`); !reflect.DeepEqual(r.fields(t), []string{"price_cents"}) {
+		t.Errorf("product price of the wrong type: got %d %s", r.status, r.body)
 	}
 }
