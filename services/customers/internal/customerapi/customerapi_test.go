@@ -207,6 +207,7 @@ func TestAPI(t *testing.T) {
 			{"a body that is not an object", testNotAnObject},
 			{"text fields", testTextFields},
 			{"email is ASCII", testEmailASCII},
+			{"the contract agrees with the server", testContractAgreesWithServer},
 			{"email taken", testEmailTaken},
 			{"get", testGet},
 			{"list paging", testListPaging},

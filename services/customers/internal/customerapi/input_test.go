@@ -1,8 +1,12 @@
 package customerapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -117,5 +121,89 @@ func testEmailASCII(t *testing.T, c *apitest.Contract) {
 	}
 	if g := decode[wireCustomer](t, a.do(http.MethodGet, path, "")); !reflect.DeepEqual(g, one) {
 		t.Fatalf("got %+v, want %+v unchanged", g, one)
+	}
+}
+
+// testContractAgreesWithServer: a request openapi.yaml accepts is never refused as invalid, so a client
+// generated from the contract, or a property-based tester, meets no surprise 400; and the input the
+// server refuses (blank or control-laden names, internationalized emails, phones without a digit,
+// malformed cursors) the contract refuses too. Random values of awkward characters probe each field.
+func testContractAgreesWithServer(t *testing.T, c *apitest.Contract) {
+	a := newAPI(t, c)
+	serve := func(req *http.Request) int {
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	post := func(name, email string, phone any) *http.Request {
+		b, _ := json.Marshal(map[string]any{"name": name, "email": email, "phone": phone})
+		req := httptest.NewRequest(http.MethodPost, "/customers", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	search := func(s string) *http.Request {
+		return httptest.NewRequest(http.MethodGet, "/customers?search="+url.QueryEscape(s), nil)
+	}
+	cursor := func(s string) *http.Request {
+		return httptest.NewRequest(http.MethodGet, "/customers?cursor="+url.QueryEscape(s), nil)
+	}
+	// Refused by both.
+	for what, req := range map[string]*http.Request{
+		"blank name":               post("   ", "a@x.example", nil),
+		"name of no-break spaces":  post("\u00a0\u3000", "a@x.example", nil),
+		"name with NUL":            post("A\x00B", "a@x.example", nil),
+		"name with a tab":          post("A\tB", "a@x.example", nil),
+		"name with a newline":      post("ACME\n", "a@x.example", nil),
+		"internationalized email":  post("A", "jörg@exämple.de", nil),
+		"email with a space":       post("A", "a b@x.example", nil),
+		"quoted email":             post("A", `"a b"@x.example`, nil),
+		"email with a tab":         post("A", "a@x.example\t", nil),
+		"phone without a digit":    post("A", "a@x.example", "+()-"),
+		"phone of one digit":       post("A", "a@x.example", " 1 "),
+		"phone with a tab":         post("A", "a@x.example", "\t123"),
+		"search with NUL":          search("a\x00"),
+		"search with escape":       search("\x1b[1m"),
+		"malformed cursor":         cursor("not-a-cursor"),
+		"cursor with padding bits": cursor(strings.Repeat("A", 21) + "B"),
+	} {
+		if err := c.ValidateRequest(req); err == nil {
+			t.Errorf("%s: the contract accepts it", what)
+		}
+		if got := serve(req); got != http.StatusBadRequest {
+			t.Errorf("%s: got %d, want 400", what, got)
+		}
+	}
+
+	rnd := rand.New(rand.NewPCG(8, 7))
+	gen := func(chars []string, max int) string {
+		var b strings.Builder
+		for range rnd.IntN(max + 1) {
+			b.WriteString(chars[rnd.IntN(len(chars))])
+		}
+		return b.String()
+	}
+	text := []string{"a", "Z", "Ü", "株", "😀", "\u200d", " ", " ", "\u00a0", "\u2003", "\u3000", "\t", "\n", "\x00", "\x7f", "\u0085", ".", "-", "%", "_"}
+	emailChars := []string{"a", "Z", "0", ".", ".", "@", "@", "-", "+", " ", "ä", `"`, "(", "_", "'", "\t", "[", "]", "~", "x", "y"}
+	phoneChars := []string{"0", "5", "9", " ", "+", "-", "(", ")", ".", "x", "\t", "\u00a0"}
+	var accepted int
+	for i := range 400 {
+		unique := fmt.Sprintf("p%d@x.example", i)
+		for _, req := range []*http.Request{
+			post(gen(text, 6), unique, nil),
+			post("Name", gen(emailChars, 12), nil),
+			post("Name", unique, gen(phoneChars, 6)),
+			search(gen(text, 6)),
+		} {
+			if c.ValidateRequest(req) != nil {
+				continue
+			}
+			accepted++
+			if got := serve(req); got == http.StatusBadRequest {
+				t.Errorf("%s %s: the contract accepts it, the server answers 400", req.Method, req.URL)
+			}
+		}
+	}
+	if accepted < 300 {
+		t.Errorf("only %d random requests matched the contract: the probe is too weak", accepted)
 	}
 }
