@@ -1,12 +1,20 @@
 package orderapi_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/services/orders"
 )
 
 // fields returns the field paths of a VALIDATION_FAILED answer.
@@ -183,5 +191,127 @@ func TestFieldPaths(t *testing.T) {
 	e.nothingWritten()
 	if r := e.do("POST", "/products", `{"sku":"X","name":"x","price_cents":"1","stock":1}`); !reflect.DeepEqual(r.fields(t), []string{"price_cents"}) {
 		t.Errorf("product price of the wrong type: got %d %s", r.status, r.body)
+	}
+}
+
+// TestContractAgreesWithServer: a request openapi.yaml accepts is never refused as invalid, so a client
+// generated from the contract, or a property-based tester, meets no surprise 400; and the input the
+// server refuses (blank or control-laden skus and names, malformed idempotency keys, dates and cursors)
+// the contract refuses too. Random values of awkward characters probe each field.
+func TestContractAgreesWithServer(t *testing.T) {
+	e := newEnv(t)
+	c := apitest.Load(t, orders.OpenAPI)
+	e.product("CA-1", 100, 1_000_000)
+	o := e.createOrder(1, [2]int64{1, 1})
+	serve := func(req *http.Request) int {
+		rec := httptest.NewRecorder()
+		e.handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	product := func(sku, name string) *http.Request {
+		b, _ := json.Marshal(map[string]any{"sku": sku, "name": name, "price_cents": 1, "stock": 1})
+		req := httptest.NewRequest("POST", "/products", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	create := func(key string) *http.Request {
+		req := httptest.NewRequest("POST", "/orders", strings.NewReader(`{"customer_id":1,"items":[{"product_id":1,"qty":1}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		return req
+	}
+	confirm := func(key string) *http.Request {
+		req := httptest.NewRequest("POST", "/orders/"+id(o.ID)+"/confirm", nil)
+		req.Header.Set("X-Idempotency-Key", key)
+		return req
+	}
+	get := func(path string, query ...string) *http.Request {
+		v := url.Values{}
+		for i := 0; i+1 < len(query); i += 2 {
+			v.Set(query[i], query[i+1])
+		}
+		return httptest.NewRequest("GET", path+"?"+v.Encode(), nil)
+	}
+	// Refused by both.
+	for what, req := range map[string]*http.Request{
+		"blank sku":                 product("   ", "Name"),
+		"sku of no-break spaces":    product("\u00a0\u2003", "Name"),
+		"sku with NUL":              product("A\x00", "Name"),
+		"sku with a tab":            product("A\tB", "Name"),
+		"sku of 65 characters":      product(strings.Repeat("é", 65), "Name"),
+		"blank name":                product("SKU", " "),
+		"name with a newline":       product("SKU", "Name\n"),
+		"name with C1":              product("SKU", "Na\u0085me"),
+		"empty create key":          create(""),
+		"create key with a space":   create("a b"),
+		"create key not ASCII":      create("clé"),
+		"create key too long":       create(strings.Repeat("k", 256)),
+		"create key dot":            create("."),
+		"create key dot dot":        create(".."),
+		"empty confirm key":         confirm(""),
+		"confirm key with a tab":    confirm("a\tb"),
+		"confirm key dot dot":       confirm(".."),
+		"from not a date":           get("/orders", "from", "never"),
+		"from day out of range":     get("/orders", "from", "2026-02-30"),
+		"from year 0":               get("/orders", "from", "0000-01-01"),
+		"to without a zone":         get("/orders", "to", "2026-01-01T10:00:00"),
+		"to with a leap second":     get("/orders", "to", "2026-01-01T10:00:60Z"),
+		"to with a lowercase t":     get("/orders", "to", "2026-01-01t10:00:00Z"),
+		"from before year 1 in UTC": get("/orders", "from", "0001-01-01T00:00:00+01:00"),
+		"to after year 9999 in UTC": get("/orders", "to", "9999-12-31T23:00:00-05:00"),
+		"from rounding into 10000":  get("/orders", "from", "9999-12-31T23:59:59.9999999Z"),
+		"status unknown":            get("/orders", "status", "DONE"),
+		"customer 0":                get("/orders", "customer_id", "0"),
+		"limit 0":                   get("/orders", "limit", "0"),
+		"malformed cursor":          get("/orders", "cursor", "bogus"),
+		"search with NUL":           get("/products", "search", "a\x00"),
+		"search of 201 characters":  get("/products", "search", strings.Repeat("s", 201)),
+		"cursor with padding bits":  get("/products", "cursor", strings.Repeat("A", 21)+"B"),
+	} {
+		if err := c.ValidateRequest(req); err == nil {
+			t.Errorf("%s: the contract accepts it", what)
+		}
+		if got := serve(req); got != http.StatusBadRequest {
+			t.Errorf("%s: got %d, want 400", what, got)
+		}
+	}
+
+	rnd := rand.New(rand.NewPCG(5, 11))
+	gen := func(chars []string, max int) string {
+		var b strings.Builder
+		for range rnd.IntN(max + 1) {
+			b.WriteString(chars[rnd.IntN(len(chars))])
+		}
+		return b.String()
+	}
+	text := []string{"a", "Z", "Ä", "键", "😀", "\u200d", " ", " ", "\u00a0", "\u3000", "\t", "\n", "\x00", "\x7f", "\u009b", "-", "%"}
+	keyChars := []string{"k", "K", "0", ".", ".", "-", "~", "/", " ", "é", "\x7f", ","}
+	timeParts := [][]string{{"2026", "0000", "0001", "9999", "26"}, {"-01", "-12", "-13", "-00", "-1"}, {"-31", "-30", "-01", "-00"},
+		{"", "T00:00:00", "T23:59:59", "T24:00:00", "T12:30:60", "t12:00:00"}, {"", ".5", ".123456", ".9999999"}, {"Z", "", "+01:00", "-23:59", "z", "+0100"}}
+	var accepted int
+	for i := range 300 {
+		var ts strings.Builder
+		for _, part := range timeParts {
+			ts.WriteString(part[rnd.IntN(len(part))])
+		}
+		for _, req := range []*http.Request{
+			product(fmt.Sprintf("R%d", i)+gen(text, 4), "Name"),
+			product(fmt.Sprintf("S%d", i), gen(text, 6)),
+			get("/products", "search", gen(text, 5)),
+			create(gen(keyChars, 4)),
+			confirm(gen(keyChars, 4)),
+			get("/orders", []string{"from", "to"}[i%2], ts.String()),
+		} {
+			if c.ValidateRequest(req) != nil {
+				continue
+			}
+			accepted++
+			if got := serve(req); got == http.StatusBadRequest {
+				t.Errorf("%s %s %v: the contract accepts it, the server answers 400", req.Method, req.URL, req.Header)
+			}
+		}
+	}
+	if accepted < 500 {
+		t.Errorf("only %d random requests matched the contract: the probe is too weak", accepted)
 	}
 }
