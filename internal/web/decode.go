@@ -161,29 +161,29 @@ func jsonType(k reflect.Kind) string {
 }
 
 // typeErrorPath returns the indexed path ("items[1].qty") of the value a type error decoding b into t is
-// about.
-// encoding/json names the field without indexes ("items.qty") and gives the offset it had read to when it
-// found the error: of the values at that field, the last one starting before the offset. An error that
-// a custom unmarshaler reported carries an offset within its own value; then the first one is taken.
+// about. encoding/json names the field without indexes ("items.qty") and gives the offset it had read to
+// when it found the error: of the values at that field, the last one starting before the offset. An
+// error that a custom unmarshaler reported carries an offset within its own value; then the first one
+// is taken.
 func typeErrorPath(b []byte, t reflect.Type, field string, offset int64) string {
-	var path, first string
-	found := false
-	for _, v := range jsonValues(b, t) {
-		if v.field != field {
-			continue
+	var last, first []segment
+	walk(b, t, func(w *walker, start int64, f string, _ bool) bool {
+		if f != field {
+			return false
 		}
-		if !found {
-			first, found = v.path, true
+		if start < offset {
+			last = append(last[:0], w.stack...)
+			return false
 		}
-		if v.start < offset {
-			path = v.path
-		}
-	}
+		// The first value past the offset: no later one can be the culprit.
+		first = append([]segment(nil), w.stack...)
+		return true
+	})
 	switch {
-	case path != "":
-		return path
-	case found:
-		return first
+	case last != nil:
+		return pathOf(last)
+	case first != nil:
+		return pathOf(first)
 	}
 	return field
 }
@@ -191,48 +191,69 @@ func typeErrorPath(b []byte, t reflect.Type, field string, offset int64) string 
 // unknownFieldPath returns the indexed path of the first object member named name that the type t has
 // no field for: encoding/json reports the first unknown member by its name alone.
 func unknownFieldPath(b []byte, t reflect.Type, name string) string {
-	for _, v := range jsonValues(b, t) {
-		if v.unknown && (v.path == name || strings.HasSuffix(v.path, "."+name)) {
-			return v.path
+	path := name
+	walk(b, t, func(w *walker, _ int64, _ string, unknown bool) bool {
+		if unknown && w.stack[len(w.stack)-1].key == name {
+			path = pathOf(w.stack)
+			return true
 		}
+		return false
+	})
+	return path
+}
+
+// segment is one step of a path: an array index when index >= 0, else an object member's key.
+type segment struct {
+	key   string
+	index int
+}
+
+func pathOf(stack []segment) string {
+	var b strings.Builder
+	for _, s := range stack {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
 	}
-	return name
+	return b.String()
 }
 
-// jsonValue is one value of a JSON text.
-type jsonValue struct {
-	start   int64  // offset at or before its first byte, after the end of the value before it
-	path    string // with array indexes: items[1].qty
-	field   string // without them, as encoding/json names fields: items.qty
-	unknown bool   // an object member the Go type it is decoded into has no field for
-}
-
-// jsonValues lists the values of the valid JSON text b in document order. t is the Go type b decodes
-// into: it tells maps from structs and which object members are unknown.
-func jsonValues(b []byte, t reflect.Type) []jsonValue {
-	w := walker{dec: json.NewDecoder(bytes.NewReader(b))}
-	w.value("", "", t, false)
-	return w.out
+// walk visits the values of the valid JSON text b in document order, until visit returns true. visit
+// gets the offset at or before the value's first byte (after the end of the value before it), its field
+// as encoding/json names fields (without indexes: items.qty) and whether it is an object member that
+// t, the Go type b decodes into, has no field for; w.stack is the value's path. Nothing is kept per
+// value: a large body costs time, not memory.
+func walk(b []byte, t reflect.Type, visit func(w *walker, start int64, field string, unknown bool) bool) {
+	w := walker{dec: json.NewDecoder(bytes.NewReader(b)), visit: visit}
+	w.value("", t, false)
 }
 
 type walker struct {
-	dec *json.Decoder
-	out []jsonValue
+	dec   *json.Decoder
+	visit func(w *walker, start int64, field string, unknown bool) bool
+	stack []segment
+	done  bool
 }
 
-func (w *walker) value(path, field string, t reflect.Type, unknown bool) {
+func (w *walker) value(field string, t reflect.Type, unknown bool) {
 	start := w.dec.InputOffset()
 	tok, err := w.dec.Token()
-	if err != nil {
+	if err != nil || w.visit(w, start, field, unknown) {
+		w.done = true
 		return
 	}
-	w.out = append(w.out, jsonValue{start: start, path: path, field: field, unknown: unknown})
 	t = decodedAs(t)
 	switch tok {
 	case json.Delim('{'):
-		for w.dec.More() {
+		for !w.done && w.dec.More() {
 			key, err := w.dec.Token()
 			if err != nil {
+				w.done = true
 				return
 			}
 			name, _ := key.(string)
@@ -241,20 +262,26 @@ func (w *walker) value(path, field string, t reflect.Type, unknown bool) {
 			if t != nil && t.Kind() == reflect.Map {
 				f = field // encoding/json names a map's values by the map's field, like an array's
 			}
-			w.value(join(path, name), f, ft, !known)
+			w.stack = append(w.stack, segment{key: name, index: -1})
+			w.value(f, ft, !known)
+			w.stack = w.stack[:len(w.stack)-1]
 		}
 	case json.Delim('['):
 		var et reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			et = t.Elem()
 		}
-		for i := 0; w.dec.More(); i++ {
-			w.value(fmt.Sprintf("%s[%d]", path, i), field, et, false)
+		for i := 0; !w.done && w.dec.More(); i++ {
+			w.stack = append(w.stack, segment{index: i})
+			w.value(field, et, false)
+			w.stack = w.stack[:len(w.stack)-1]
 		}
 	default:
 		return
 	}
-	_, _ = w.dec.Token() // the closing delimiter
+	if !w.done {
+		_, _ = w.dec.Token() // the closing delimiter
+	}
 }
 
 func join(path, name string) string {
