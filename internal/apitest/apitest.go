@@ -117,6 +117,21 @@ func (c *Contract) Check(t testing.TB, req *http.Request, status int, header htt
 	}
 }
 
+// ValidateRequest checks req alone against the contract: nil when its operation is documented and its
+// parameters and body match, so that a test can hold the contract to what the service refuses (a
+// request the contract accepts must not be refused as invalid).
+func (c *Contract) ValidateRequest(req *http.Request) error {
+	reqBody := requestBody(req)
+	vreq := req.Clone(context.Background())
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	vreq.ContentLength = int64(len(reqBody))
+	route, params, err := c.router.FindRoute(vreq)
+	if err != nil {
+		return fmt.Errorf("operation not documented: %w", err)
+	}
+	return openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: c.opts})
+}
+
 // Do sends req to h (an http.Handler, in-process) or, when h is nil, over the network with
 // http.DefaultClient; it checks the exchange with Check and returns status, header and body.
 func (c *Contract) Do(t testing.TB, h http.Handler, req *http.Request) (int, http.Header, []byte) {

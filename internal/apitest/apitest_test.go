@@ -301,3 +301,35 @@ func TestCheckWithoutDo(t *testing.T) {
 		t.Fatalf("got failures %q, want exactly one (the second exchange)", r.errors)
 	}
 }
+
+func TestValidateRequest(t *testing.T) {
+	c := apitest.Load(t, []byte(spec))
+	post := func(body string) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/things", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		ok   bool
+	}{
+		{"valid body", post(`{"name":"a"}`), true},
+		{"empty name", post(`{"name":""}`), false},
+		{"unknown field", post(`{"name":"a","x":1}`), false},
+		{"valid path", httptest.NewRequest(http.MethodGet, "/things/3", nil), true},
+		{"id below the minimum", httptest.NewRequest(http.MethodGet, "/things/0", nil), false},
+		{"undocumented", httptest.NewRequest(http.MethodGet, "/nothing", nil), false},
+	} {
+		err := c.ValidateRequest(tc.req)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: got %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+	// The body can still be read after the check.
+	req := post(`{"name":"a"}`)
+	_ = c.ValidateRequest(req)
+	if b, _ := io.ReadAll(req.Body); string(b) != `{"name":"a"}` {
+		t.Errorf("body after ValidateRequest: got %q", b)
+	}
+}

@@ -73,6 +73,22 @@ func TestDecode(t *testing.T) {
 		{"syntax error", "application/json", `{"name" "a"}`, 400, "INVALID_JSON", ""},
 		{"empty", "application/json", ``, 400, "INVALID_JSON", ""},
 		{"array", "application/json", `[1]`, 400, "INVALID_JSON", ""},
+		{"empty array", "application/json", `[]`, 400, "INVALID_JSON", ""},
+		{"null", "application/json", `null`, 400, "INVALID_JSON", ""},
+		{"null with spaces", "application/json", " null\n", 400, "INVALID_JSON", ""},
+		{"string", "application/json", `"a"`, 400, "INVALID_JSON", ""},
+		{"number", "application/json", `1`, 400, "INVALID_JSON", ""},
+		{"boolean", "application/json", `true`, 400, "INVALID_JSON", ""},
+		{"only spaces", "application/json", " \n ", 400, "INVALID_JSON", ""},
+		{"invalid UTF-8 in a string", "application/json", "{\"name\":\"a\xff\"}", 400, "INVALID_JSON", ""},
+		{"invalid UTF-8 in a key", "application/json", "{\"n\xc3\":\"a\"}", 400, "INVALID_JSON", ""},
+		{"truncated UTF-8 sequence", "application/json", "{\"name\":\"\xe2\x82\"}", 400, "INVALID_JSON", ""},
+		{"lone high surrogate", "application/json", `{"name":"\ud83d"}`, 400, "INVALID_JSON", ""},
+		{"lone low surrogate", "application/json", `{"name":"\ude00x"}`, 400, "INVALID_JSON", ""},
+		{"high surrogate and a letter", "application/json", `{"name":"\ud83d\u0041"}`, 400, "INVALID_JSON", ""},
+		{"surrogate pair", "application/json", `{"name":"a\ud83d\ude00","count":1}`, 200, "", ""},
+		{"escaped backslash before u", "application/json", `{"name":"a\\ud800"}`, 200, "", ""},
+		{"null field", "application/json", `{"name":"a","count":null}`, 200, "", ""},
 		{"unknown field", "application/json", `{"name":"a","extra":1}`, 400, "VALIDATION_FAILED", "extra"},
 		{"wrong type string", "application/json", `{"name":1}`, 400, "VALIDATION_FAILED", "name"},
 		{"wrong type int", "application/json", `{"count":"2"}`, 400, "VALIDATION_FAILED", "count"},
@@ -91,8 +107,62 @@ func TestDecode(t *testing.T) {
 			if tc.field != "" && (len(e.Error.Details) != 1 || e.Error.Details[0]["field"] != tc.field) {
 				t.Fatalf("got details %v, want field %q", e.Error.Details, tc.field)
 			}
-			if tc.status == 200 && !strings.Contains(raw, `"name":"a"`) {
+			if tc.status == 200 && !strings.Contains(raw, `"name":"a`) {
 				t.Fatalf("got %s", raw)
+			}
+		})
+	}
+}
+
+type line struct {
+	ProductID int64 `json:"product_id"`
+	Qty       int   `json:"qty"`
+}
+
+type selfDecoding struct{ v string }
+
+func (s *selfDecoding) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &s.v) }
+
+type nested struct {
+	Items  []line          `json:"items"`
+	Groups [][]line        `json:"groups"`
+	Lookup map[string]line `json:"lookup"`
+	Note   selfDecoding    `json:"note"`
+	Ptr    *line           `json:"ptr"`
+}
+
+// TestDecodeFieldPaths: a wrong type and an unknown field are named by the same indexed path the
+// domain's range checks use ("items[1].qty"), however deep they are.
+func TestDecodeFieldPaths(t *testing.T) {
+	for _, tc := range []struct{ name, body, field, message string }{
+		{"first item", `{"items":[{"product_id":1,"qty":"2"}]}`, "items[0].qty", "must be of type integer"},
+		{"second item", `{"items":[{"product_id":1,"qty":2},{"product_id":1,"qty":"2"}]}`, "items[1].qty", "must be of type integer"},
+		{"same value earlier is fine", `{"items":[{"product_id":1,"qty":2},{"qty":2,"product_id":true}]}`, "items[1].product_id", "must be of type integer"},
+		{"fraction", `{"items":[{"qty":1},{"qty":1},{"qty":1.5}]}`, "items[2].qty", "must be of type integer"},
+		{"object for a number", `{"items":[{"qty":1},{"qty":{"a":[1]}}]}`, "items[1].qty", "must be of type integer"},
+		{"array for a number", `{"items":[{"qty":1},{"qty":[1,2]}]}`, "items[1].qty", "must be of type integer"},
+		{"element of the wrong type", `{"items":[{"qty":1},2]}`, "items[1]", "must be of type object"},
+		{"not an array", `{"items":{"qty":1}}`, "items", "must be of type array"},
+		{"nested arrays", `{"groups":[[{"qty":1}],[{"qty":1},{"qty":"x"}]]}`, "groups[1][1].qty", "must be of type integer"},
+		{"map value", `{"lookup":{"a":{"qty":1},"b":{"qty":"x"}}}`, "lookup.b.qty", "must be of type integer"},
+		{"pointer", `{"ptr":{"qty":false}}`, "ptr.qty", "must be of type integer"},
+		{"self-decoding field", `{"note":5}`, "note", "must be of type string"},
+		{"whitespace does not shift", "{ \"items\" : [ {\"qty\" : 1} ,\n {\"qty\" : \"1\"} ] }", "items[1].qty", "must be of type integer"},
+		{"unknown top-level", `{"items":[],"extra":1}`, "extra", "unknown field"},
+		{"unknown in an item", `{"items":[{"qty":1},{"qty":1,"price":2}]}`, "items[1].price", "unknown field"},
+		{"unknown after a known one of the same name elsewhere", `{"lookup":{"price":{"qty":1}},"items":[{"price":2}]}`, "items[0].price", "unknown field"},
+		{"unknown in nested arrays", `{"groups":[[{"qty":1,"x":1}]]}`, "groups[0][0].x", "unknown field"},
+		{"case-insensitive names are known", `{"items":[{"QTY":1,"Product_ID":2,"y":1}]}`, "items[0].y", "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v nested
+			err := web.DecodeReader(strings.NewReader(tc.body), &v)
+			e := apperr.As(err)
+			if e == nil || e.Code != "VALIDATION_FAILED" || len(e.Details) != 1 {
+				t.Fatalf("got %v, want one VALIDATION_FAILED detail", err)
+			}
+			if got := e.Details[0].(apperr.FieldError); got.Field != tc.field || got.Message != tc.message {
+				t.Fatalf("got %+v, want field %q message %q", got, tc.field, tc.message)
 			}
 		})
 	}

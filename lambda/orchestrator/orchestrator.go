@@ -70,17 +70,18 @@ func Routes(h *Handler, log *slog.Logger) http.Handler {
 // CreateAndConfirm is POST /orchestrator/create-and-confirm-order.
 func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	var req CreateRequest
-	if err := web.Decode(w, r, &req); err != nil {
+	var body CreateRequest
+	if err := web.Decode(w, r, &body); err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	if req.CorrelationID != nil && web.ValidCorrelationID(*req.CorrelationID) {
+	if body.CorrelationID != nil && web.ValidCorrelationID(*body.CorrelationID) {
 		// The body's correlation id wins over the header's: it is the documented way to pass one.
-		r = web.SetCorrelationID(w, r, *req.CorrelationID)
+		r = web.SetCorrelationID(w, r, *body.CorrelationID)
 	}
+	req, err := body.validate()
 	web.Annotate(r.Context(), "idempotency_key", req.IdempotencyKey, "customer_id", req.CustomerID)
-	if err := req.Validate(); err != nil {
+	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
@@ -124,7 +125,7 @@ type Pending struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time) (int, any, error) {
+func (h *Handler) run(ctx context.Context, req placeRequest, deadline time.Time) (int, any, error) {
 	// Every call, not only the polls, must end in time for the answer to be written: a customers-api or
 	// orders-api that hangs up to UpstreamTimeout would otherwise run into the invocation's own timeout.
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(h.cfg.Margin/2))
@@ -166,7 +167,7 @@ func (h *Handler) run(ctx context.Context, req CreateRequest, deadline time.Time
 // send puts the PlaceOrder on the queue, within UpstreamTimeout and the deadline. A send that does not
 // finish in time is a 503: the command may still arrive, which the client's retry with the same key
 // makes harmless.
-func (h *Handler) send(ctx context.Context, req CreateRequest, hash string, deadline time.Time) error {
+func (h *Handler) send(ctx context.Context, req placeRequest, hash string, deadline time.Time) error {
 	cmd := events.PlaceOrder{
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,

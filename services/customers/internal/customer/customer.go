@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/b2b/backoffice/internal/apperr"
@@ -113,6 +114,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Customer, error) {
 
 // List returns a page of live customers as Query describes.
 func (s *Service) List(ctx context.Context, q Query) ([]Customer, error) {
+	if !ValidText(q.Search) {
+		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: textMessage})
+	}
 	q.Search = strings.TrimSpace(q.Search)
 	if utf8.RuneCountInString(q.Search) > MaxSearchLen {
 		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: fmt.Sprintf("must be at most %d characters", MaxSearchLen)})
@@ -177,7 +181,19 @@ func (p *Patch) normalize() error {
 	return nil
 }
 
+// ValidText reports whether s is text a customer field may hold: valid UTF-8 without control characters
+// (C0, DEL, C1: NUL, tab, newline, escape and the like), none of which belongs in a name, an address or a
+// search. Other characters (letters of any script, emoji, joiners) are fine.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+const textMessage = "must be valid UTF-8 without control characters"
+
 func normalizeName(name *string, errs []apperr.FieldError) []apperr.FieldError {
+	if !ValidText(*name) {
+		return append(errs, apperr.FieldError{Field: "name", Message: textMessage})
+	}
 	*name = strings.TrimSpace(*name)
 	if n := utf8.RuneCountInString(*name); n < 1 || n > MaxNameLen {
 		return append(errs, apperr.FieldError{Field: "name", Message: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)})
@@ -186,14 +202,20 @@ func normalizeName(name *string, errs []apperr.FieldError) []apperr.FieldError {
 }
 
 func normalizeEmail(email *string, errs []apperr.FieldError) []apperr.FieldError {
+	if !ValidText(*email) {
+		return append(errs, apperr.FieldError{Field: "email", Message: textMessage})
+	}
 	*email = strings.ToLower(strings.TrimSpace(*email))
 	if !ValidEmail(*email) {
-		return append(errs, apperr.FieldError{Field: "email", Message: fmt.Sprintf("must be a valid email address of at most %d characters, without a display name", MaxEmailLen)})
+		return append(errs, apperr.FieldError{Field: "email", Message: fmt.Sprintf("must be a valid ASCII email address of at most %d characters, without a display name", MaxEmailLen)})
 	}
 	return errs
 }
 
 func normalizePhone(phone *string, errs []apperr.FieldError) []apperr.FieldError {
+	if !ValidText(*phone) {
+		return append(errs, apperr.FieldError{Field: "phone", Message: textMessage})
+	}
 	*phone = strings.TrimSpace(*phone)
 	if !ValidPhone(*phone) {
 		return append(errs, apperr.FieldError{Field: "phone", Message: fmt.Sprintf("must be %d to %d characters of digits, spaces and + - ( ) . with at least one digit", MinPhoneLen, MaxPhoneLen)})
@@ -202,10 +224,21 @@ func normalizePhone(phone *string, errs []apperr.FieldError) []apperr.FieldError
 }
 
 // ValidEmail reports whether s is a bare address ("ops@acme.com", no display name or angle brackets)
-// that net/mail accepts, of at most MaxEmailLen bytes.
+// that net/mail accepts, of at most MaxEmailLen bytes, all of them visible ASCII.
+//
+// Internationalized addresses (RFC 6531, "jörg@exämple.de") are refused, though net/mail accepts them:
+// an address is the key that makes a customer unique, and a non-ASCII one has several spellings of one
+// mailbox (composed and decomposed accents; a domain as Unicode or as its xn-- form) that would have to
+// be normalized first, and mail to it needs SMTPUTF8 on every hop. A client with such a domain sends its
+// xn-- form. The contract says the same: format email, ASCII only.
 func ValidEmail(s string) bool {
 	if s == "" || len(s) > MaxEmailLen {
 		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
 	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Name == "" && a.Address == s

@@ -26,6 +26,13 @@ func TestValidEmail(t *testing.T) {
 		{"ops@acme.com, other@acme.com", false},
 		{`"quoted local"@acme.com`, false},
 		{"ops @acme.com", false},
+		// Internationalized addresses are refused; the domain's xn-- form is ASCII.
+		{"jörg@exämple.de", false},
+		{"jorg@exämple.de", false},
+		{"jörg@example.de", false},
+		{"jorg@xn--exmple-cua.de", true},
+		{"ops\x00@acme.com", false},
+		{"ops\x7f@acme.com", false},
 	} {
 		if got := customer.ValidEmail(tc.email); got != tc.want {
 			t.Errorf("ValidEmail(%q) = %v, want %v", tc.email, got, tc.want)
@@ -73,5 +80,31 @@ func TestPatchEmpty(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestValidText(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"", true},
+		{"ACME Corp", true},
+		{"Ünïcødé 株式会社", true},
+		{"👩\u200d💻 with a joiner", true},
+		{"right\u200fto-left mark", true},
+		{"NUL\x00", false},
+		{"tab\t", false},
+		{"line\nbreak", false},
+		{"\x1b[31mred", false},
+		{"DEL\x7f", false},
+		{"C1\u0085", false},
+		{"C1\u009f", false},
+		{"bad \xff byte", false},
+		{"cut \xc3", false},
+	} {
+		if got := customer.ValidText(tc.s); got != tc.want {
+			t.Errorf("ValidText(%q) = %v, want %v", tc.s, got, tc.want)
+		}
 	}
 }

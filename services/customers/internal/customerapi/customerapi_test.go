@@ -204,6 +204,10 @@ func TestAPI(t *testing.T) {
 		}{
 			{"create", testCreate},
 			{"create rejects bad input", testCreateBadInput},
+			{"a body that is not an object", testNotAnObject},
+			{"text fields", testTextFields},
+			{"email is ASCII", testEmailASCII},
+			{"the contract agrees with the server", testContractAgreesWithServer},
 			{"email taken", testEmailTaken},
 			{"get", testGet},
 			{"list paging", testListPaging},

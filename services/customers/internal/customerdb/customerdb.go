@@ -36,7 +36,7 @@ func (s *Store) Create(ctx context.Context, c customer.Customer) (customer.Custo
 		return customer.Customer{}, translate(err, "create customer")
 	}
 	if c.ID, err = res.LastInsertId(); err != nil {
-		return customer.Customer{}, fmt.Errorf("create customer: %w", err)
+		return customer.Customer{}, translate(err, "create customer")
 	}
 	return c, nil
 }
@@ -67,19 +67,19 @@ func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer
 
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
+		return nil, translate(err, "list customers")
 	}
 	defer rows.Close()
 	var out []customer.Customer
 	for rows.Next() {
 		c, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list customers: %w", err)
+			return nil, translate(err, "list customers")
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
+		return nil, translate(err, "list customers")
 	}
 	return out, nil
 }
@@ -113,11 +113,11 @@ func (s *Store) Delete(ctx context.Context, id int64, at time.Time) error {
 	res, err := s.db.ExecContext(ctx,
 		"UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL", at, at, id)
 	if err != nil {
-		return fmt.Errorf("delete customer %d: %w", id, err)
+		return translate(err, fmt.Sprintf("delete customer %d", id))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("delete customer %d: %w", id, err)
+		return translate(err, fmt.Sprintf("delete customer %d", id))
 	}
 	if n == 0 {
 		return customer.ErrNotFound
@@ -149,7 +149,9 @@ func scan(s scanner) (customer.Customer, error) {
 	return c, nil
 }
 
-// translate turns driver errors into domain errors and wraps the rest with the operation.
+// translate turns driver errors into domain errors, an unreachable database into
+// sqldb.ErrUnavailable, and wraps the rest with the operation. Every error a Store method returns passes
+// through it.
 func translate(err error, op string) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -159,5 +161,5 @@ func translate(err error, op string) error {
 	case errors.Is(err, customer.ErrNotFound), errors.Is(err, customer.ErrEmailTaken):
 		return err
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return sqldb.Translate(fmt.Errorf("%s: %w", op, err))
 }

@@ -32,12 +32,15 @@ const (
 	MaxQty   = events.MaxQty
 )
 
-// Limits of a product. MaxPriceCents keeps every total of an order (MaxLines lines of MaxQty units)
-// far inside int64; MaxStock keeps the stock inside the INT column with room for the stock that
-// cancellations give back.
+// Limits of a product, and of a product search. MaxPriceCents keeps every total of an order (MaxLines
+// lines of MaxQty units) far inside int64; MaxStock keeps the stock inside the INT column with room for
+// the stock that cancellations give back.
 const (
 	MaxPriceCents = 1_000_000_000_000 // 10 000 000 000.00
 	MaxStock      = 1_000_000_000
+	MaxSKULen     = 64  // characters
+	MaxNameLen    = 200 // characters
+	MaxSearchLen  = 200 // characters
 )
 
 // Item is one line of an order.

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/b2b/backoffice/events"
@@ -75,15 +77,23 @@ func (s *Service) origin(ctx context.Context) Origin {
 	return Origin{At: s.now(), CorrelationID: logging.CorrelationID(ctx)}
 }
 
-// CreateProduct adds a product.
+// CreateProduct adds a product; its sku and name are trimmed of spaces.
 func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
 	var fe []apperr.FieldError
-	// Both columns count characters, not bytes.
-	if n := utf8.RuneCountInString(p.SKU); n < 1 || n > 64 {
-		fe = append(fe, apperr.FieldError{Field: "sku", Message: "must be 1 to 64 characters"})
-	}
-	if n := utf8.RuneCountInString(p.Name); n < 1 || n > 200 {
-		fe = append(fe, apperr.FieldError{Field: "name", Message: "must be 1 to 200 characters"})
+	for _, f := range []struct {
+		name  string
+		value *string
+		max   int
+	}{{"sku", &p.SKU, MaxSKULen}, {"name", &p.Name, MaxNameLen}} {
+		if !ValidText(*f.value) {
+			fe = append(fe, apperr.FieldError{Field: f.name, Message: textMessage})
+			continue
+		}
+		*f.value = strings.TrimSpace(*f.value)
+		// Both columns count characters, not bytes.
+		if n := utf8.RuneCountInString(*f.value); n < 1 || n > f.max {
+			fe = append(fe, apperr.FieldError{Field: f.name, Message: fmt.Sprintf("must be 1 to %d characters", f.max)})
+		}
 	}
 	fe = checkPriceStock(fe, &p.PriceCents, &p.Stock)
 	if len(fe) > 0 {
@@ -99,10 +109,26 @@ func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
 	return s.store.Product(ctx, id)
 }
 
-// Products returns a page of products (q.Limit rows plus one to tell whether more exist).
+// Products returns a page of products (q.Limit rows plus one to tell whether more exist). The search is
+// trimmed of spaces.
 func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, error) {
+	if !ValidText(q.Search) {
+		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: textMessage})
+	}
+	q.Search = strings.TrimSpace(q.Search)
+	if utf8.RuneCountInString(q.Search) > MaxSearchLen {
+		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: fmt.Sprintf("must be at most %d characters", MaxSearchLen)})
+	}
 	return s.store.Products(ctx, q)
 }
+
+// ValidText reports whether s is text a product field or a search may hold: valid UTF-8 without control
+// characters (C0, DEL, C1: NUL, tab, newline, escape and the like).
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+const textMessage = "must be valid UTF-8 without control characters"
 
 // PatchProduct changes a product's price and/or stock.
 func (s *Service) PatchProduct(ctx context.Context, id int64, p ProductPatch) (Product, error) {

@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -37,7 +35,7 @@ func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, apperr.Validation(sortFields(missing)...))
 		return
 	}
-	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: strings.TrimSpace(*in.SKU), Name: strings.TrimSpace(*in.Name), PriceCents: *in.PriceCents, Stock: *in.Stock})
+	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: *in.SKU, Name: *in.Name, PriceCents: *in.PriceCents, Stock: *in.Stock})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -80,12 +78,7 @@ func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	search := strings.TrimSpace(r.URL.Query().Get("search"))
-	if utf8.RuneCountInString(search) > 200 {
-		web.Error(w, r, apperr.Validation(apperr.FieldError{Field: "search", Message: "must be at most 200 characters"}))
-		return
-	}
-	rows, err := h.svc.Products(r.Context(), order.ProductQuery{Search: search, AfterID: page.AfterID, Limit: page.Limit + 1})
+	rows, err := h.svc.Products(r.Context(), order.ProductQuery{Search: r.URL.Query().Get("search"), AfterID: page.AfterID, Limit: page.Limit + 1})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -122,13 +115,35 @@ func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, r.Header.Get(HeaderIdempotencyKey), encodeOrder)
+	key, err := optionalKey(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, key, encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/orders/"+strconv.FormatInt(out.ID, 10))
 	respondOutcome(w, http.StatusCreated, out)
+}
+
+// optionalKey returns the Idempotency-Key of POST /orders, "" when the header is absent. Sent empty or
+// more than once it is refused rather than taken for no key: a client that meant to send a key must
+// not get a new order on every retry.
+func optionalKey(r *http.Request) (string, error) {
+	switch v := r.Header.Values(HeaderIdempotencyKey); len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		if v[0] == "" {
+			return "", order.ErrIdempotencyKeyInvalid
+		}
+		return v[0], nil
+	default:
+		return "", order.ErrIdempotencyKeyInvalid
+	}
 }
 
 // respondOutcome writes the stored body itself, so the first answer and every replay are the same bytes.

@@ -34,7 +34,7 @@ func readKey(ctx context.Context, q querier, k order.Key) (storedKey, bool, erro
 func (s *Store) Answer(ctx context.Context, k order.Key) (order.Answer, bool, error) {
 	sk, ok, err := readKey(ctx, s.db, k)
 	if err != nil || !ok || !sk.expiresAt.After(k.At) {
-		return order.Answer{}, false, err
+		return order.Answer{}, false, sqldb.Translate(err)
 	}
 	return sk.answer, true, nil
 }
@@ -84,11 +84,11 @@ func (s *Store) PurgeKeys(ctx context.Context, now time.Time) (int64, error) {
 	for {
 		res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ? LIMIT 1000`, now)
 		if err != nil {
-			return total, fmt.Errorf("purge idempotency keys: %w", err)
+			return total, sqldb.Translate(fmt.Errorf("purge idempotency keys: %w", err))
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("purge idempotency keys: %w", err)
+			return total, sqldb.Translate(fmt.Errorf("purge idempotency keys: %w", err))
 		}
 		total += n
 		if n < 1000 {

@@ -37,8 +37,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // InTx runs fn in one transaction (sqldb.InTx: committed, deadlocks retried from the start).
+//
+// Every Store method passes the error it returns through sqldb.Translate, so that an unreachable
+// database is sqldb.ErrUnavailable (503), whichever step met it.
 func (s *Store) InTx(ctx context.Context, fn func(order.Tx) error) error {
-	return sqldb.InTx(ctx, s.db, func(t *sql.Tx) error { return fn(tx{t}) })
+	return sqldb.Translate(sqldb.InTx(ctx, s.db, func(t *sql.Tx) error { return fn(tx{t}) }))
 }
 
 // tx is the order.Tx of one database transaction.
@@ -64,10 +67,10 @@ func (s *Store) CreateProduct(ctx context.Context, p order.Product) (order.Produ
 		return order.Product{}, order.ErrSKUTaken
 	}
 	if err != nil {
-		return order.Product{}, fmt.Errorf("insert product: %w", err)
+		return order.Product{}, sqldb.Translate(fmt.Errorf("insert product: %w", err))
 	}
 	if p.ID, err = res.LastInsertId(); err != nil {
-		return order.Product{}, fmt.Errorf("insert product: %w", err)
+		return order.Product{}, sqldb.Translate(fmt.Errorf("insert product: %w", err))
 	}
 	return p, nil
 }
@@ -82,7 +85,8 @@ func scanProduct(r scanner) (order.Product, error) {
 
 // Product returns one product.
 func (s *Store) Product(ctx context.Context, id int64) (order.Product, error) {
-	return getProduct(ctx, s.db, id, "")
+	p, err := getProduct(ctx, s.db, id, "")
+	return p, sqldb.Translate(err)
 }
 
 func getProduct(ctx context.Context, q querier, id int64, lock string) (order.Product, error) {
@@ -109,18 +113,21 @@ func (s *Store) Products(ctx context.Context, q order.ProductQuery) ([]order.Pro
 	args = append(args, q.Limit)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
+		return nil, sqldb.Translate(fmt.Errorf("list products: %w", err))
 	}
 	defer rows.Close()
 	var out []order.Product
 	for rows.Next() {
 		p, err := scanProduct(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list products: %w", err)
+			return nil, sqldb.Translate(fmt.Errorf("list products: %w", err))
 		}
 		out = append(out, p)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, sqldb.Translate(fmt.Errorf("list products: %w", err))
+	}
+	return out, nil
 }
 
 // PatchProduct sets a product's price and/or stock.
@@ -145,5 +152,5 @@ func (s *Store) PatchProduct(ctx context.Context, id int64, patch order.ProductP
 		}
 		return nil
 	})
-	return p, err
+	return p, sqldb.Translate(err)
 }

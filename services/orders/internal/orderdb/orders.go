@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
@@ -161,7 +162,8 @@ func getOrder(ctx context.Context, q querier, id int64, lock string) (order.Orde
 
 // Order returns an order with its items.
 func (s *Store) Order(ctx context.Context, id int64) (order.Order, error) {
-	return getOrder(ctx, s.db, id, "")
+	o, err := getOrder(ctx, s.db, id, "")
+	return o, sqldb.Translate(err)
 }
 
 // Orders returns orders (without items) matching q, in id order.
@@ -169,18 +171,21 @@ func (s *Store) Orders(ctx context.Context, q order.Query) ([]order.Order, error
 	query, args := ordersQuery(q)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
+		return nil, sqldb.Translate(fmt.Errorf("list orders: %w", err))
 	}
 	defer rows.Close()
 	var out []order.Order
 	for rows.Next() {
 		o, err := scanOrder(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list orders: %w", err)
+			return nil, sqldb.Translate(fmt.Errorf("list orders: %w", err))
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, sqldb.Translate(fmt.Errorf("list orders: %w", err))
+	}
+	return out, nil
 }
 
 // ordersQuery is the keyset query of a page of orders. Each filter shape is served by an index range

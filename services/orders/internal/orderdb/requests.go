@@ -92,7 +92,7 @@ func (s *Store) Request(ctx context.Context, key string) (order.Request, error) 
 		return order.Request{}, order.ErrRequestNotFound
 	}
 	if err != nil {
-		return order.Request{}, fmt.Errorf("get order request: %w", err)
+		return order.Request{}, sqldb.Translate(fmt.Errorf("get order request: %w", err))
 	}
 	r.OrderID, r.CorrelationID = orderID.Int64, corr.String
 	if errJSON.Valid {
