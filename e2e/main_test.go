@@ -58,6 +58,8 @@ func build(dir string) error {
 		"github.com/b2b/backoffice/services/customers/cmd/customers-api",
 		"github.com/b2b/backoffice/services/orders/cmd/orders-api",
 		"github.com/b2b/backoffice/services/orders/cmd/orders-worker",
+		"github.com/b2b/backoffice/services/reporting/cmd/reporting",
+		"github.com/b2b/backoffice/outbox/cmd/outbox-relay",
 		"github.com/b2b/backoffice/lambda/orchestrator/cmd/local",
 		"github.com/b2b/backoffice/lambda/orchestrator/cmd/lambda",
 		"github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie",
@@ -220,6 +222,10 @@ type stack struct {
 	customers, orders, worker, orch *proc
 	customersURL, ordersURL         string
 	orchURL                         string
+	// relay and reporting run when stackOptions.events is set.
+	relay, reporting *proc
+	reportingURL     string
+	reportingDB      *dbtest.DB
 	// OrchCustomersBase and OrchOrdersBase are the bases the orchestrator was given.
 	orchCustomersBase, orchOrdersBase string
 	workerEnv                         map[string]string
@@ -231,7 +237,17 @@ type stackOptions struct {
 	stage *stageProxy
 	// noWorker leaves the worker stopped.
 	noWorker bool
+	// events runs the way of the events too: the outbox relay publishing to the order-events topic, and
+	// reporting consuming its queue subscribed to it.
+	events bool
 }
+
+// Names of the events fan-out, as in localstack/goaws.yaml.
+const (
+	eventsTopic    = "order-events"
+	reportingQueue = "reporting-order-events"
+	eventsTapQueue = "order-events-tap"
+)
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
@@ -245,7 +261,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if err := db.Seed(ctx, s.ordersDB.DB, "orders"); err != nil {
 		t.Fatalf("seed orders: %v", err)
 	}
-	s.sqs = sqstest.StartWith(t, sqstest.Options{VisibilityTimeout: 2 * time.Second}, commandQueue)
+	s.sqs = sqstest.StartWith(t, sqstest.Options{VisibilityTimeout: 2 * time.Second,
+		Topics: map[string][]string{eventsTopic: {reportingQueue, eventsTapQueue}}}, commandQueue)
 	sqsCfg := s.sqs.Config()
 	aws := map[string]string{
 		"AWS_REGION": sqsCfg.Region, "AWS_ENDPOINT_URL": sqsCfg.Endpoint,
@@ -293,9 +310,25 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"ORDER_WAIT_TIMEOUT": wait.String(), "LOG_LEVEL": "info",
 	})).start()
 
+	if o.events {
+		s.reportingDB = dbtest.New(t, "reporting")
+		s.relay = newProc(t, "outbox-relay", merge(aws, map[string]string{
+			"DB_DSN": s.ordersDB.DSN, "ORDER_EVENTS_TOPIC": eventsTopic, "OUTBOX_POLL_INTERVAL": "50ms", "LOG_LEVEL": "info",
+		})).start()
+		rport := freePort(t)
+		s.reportingURL = "http://127.0.0.1:" + strconv.Itoa(rport)
+		s.reporting = newProc(t, "reporting", merge(aws, map[string]string{
+			"PORT": strconv.Itoa(rport), "DB_DSN": s.reportingDB.DSN, "REPORTING_EVENTS_QUEUE": reportingQueue,
+			"REPORTING_EVENTS_VISIBILITY_TIMEOUT": "2s", "LOG_LEVEL": "info",
+		})).start()
+	}
+
 	waitHealthy(t, s.customers, s.customersURL+"/health")
 	waitHealthy(t, s.orders, s.ordersURL+"/health")
 	waitHealthy(t, s.orch, s.orchURL+"/health")
+	if o.events {
+		waitHealthy(t, s.reporting, s.reportingURL+"/health")
+	}
 	return s
 }
 
