@@ -38,6 +38,9 @@ type Config struct {
 	Name     string
 	// ConnectTimeout bounds the start-up retries.
 	ConnectTimeout time.Duration
+	// MultiStatements lets one Exec carry several statements (one round trip for many primary-key
+	// deletes). Set in code by the process that needs it, never from the environment.
+	MultiStatements bool
 }
 
 // LoadConfig reads DB_DSN or DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME (default name defName),
@@ -104,6 +107,7 @@ func (c Config) MySQL() (*mysql.Config, error) {
 	// round trip instead of a prepare, an execute and a close. Inside a transaction that holds row locks
 	// every round trip saved shortens the time others wait on them.
 	mc.InterpolateParams = true
+	mc.MultiStatements = c.MultiStatements
 	return mc, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/dbtest"
@@ -46,6 +47,23 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, db: dbtest.New(t, "orders"), sqs: srv, log: &logBuffer{}}
 }
 
+// relayDB is a pool on the test database as the relay binary opens it: several statements in one Exec.
+func (e *env) relayDB() *sql.DB {
+	e.t.Helper()
+	cfg, err := mysql.ParseDSN(e.db.DSN)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg.MultiStatements = true
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	e.t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // topic is the relay's destination on this test's goaws.
 func (e *env) topic() queue.Batcher {
 	e.t.Helper()
@@ -72,7 +90,7 @@ func (e *env) startRelay(o relay.Options, wrap func(queue.Batcher) queue.Batcher
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r, err := relay.New(e.db.DB, dest, o)
+	r, err := relay.New(e.relayDB(), dest, o)
 	if err != nil {
 		e.t.Fatal(err)
 	}

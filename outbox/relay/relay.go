@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,9 @@ type Options struct {
 	// BatchSize is the number of rows one relay locks and sends per transaction (default 100). After
 	// a crash, at most this many events of the interrupted batch are sent again.
 	BatchSize int
+	// Lanes is how many batch calls are in flight at once (default 4). The events of one aggregate
+	// always go through the same lane, in offset order.
+	Lanes int
 	// PollInterval is the wait between polls of an empty outbox (default 250 ms).
 	PollInterval time.Duration
 	// MaxAttempts is the number of refused sends after which an event is parked (default 5).
@@ -49,6 +54,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 100
+	}
+	if o.Lanes <= 0 {
+		o.Lanes = 4
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
@@ -89,9 +97,23 @@ type Relay struct {
 
 	delivered atomic.Int64
 	running   chan struct{}
+
+	// from is where the next select starts looking: every row below it was delivered, refused, parked
+	// or held by another relay when this relay passed it. Delivered rows leave delete-marked records
+	// behind until InnoDB purges them, and a select walking from the start of the table through tens of
+	// thousands of them while the relay drains a backlog made each batch several times slower. It is a
+	// hint, not a high-water mark: it goes back to 0 whenever a select comes back short (the relay is
+	// caught up) and at least every rescanEvery, so a row that committed late with a lower offset, or
+	// that another relay released, is picked up by a later poll, never passed by for good.
+	from       int64
+	lastRescan time.Time
 }
 
-// New returns a relay reading db's outbox and sending to dest.
+// rescanEvery bounds how long a row below the select's starting point can wait while a backlog lasts.
+const rescanEvery = time.Second
+
+// New returns a relay reading db's outbox and sending to dest. db's connections must allow several
+// statements in one Exec (sqldb.Config.MultiStatements).
 func New(db *sql.DB, dest queue.Batcher, o Options) (*Relay, error) {
 	if dest == nil {
 		return nil, errors.New("outbox relay: a destination is required")
@@ -112,6 +134,9 @@ func (r *Relay) Running() <-chan struct{} { return r.running }
 // committed, and the rest of the batch is unlocked for the next relay. It returns nil after a graceful
 // shutdown. A Relay runs once.
 func (r *Relay) Run(ctx context.Context) error {
+	if _, err := r.db.ExecContext(ctx, "DO 1; DO 1"); err != nil && ctx.Err() == nil && !sqldb.Unavailable(err) {
+		return fmt.Errorf("outbox relay: the database connections must allow several statements in one Exec (sqldb.Config.MultiStatements): %w", err)
+	}
 	close(r.running)
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
@@ -179,22 +204,34 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 			return err
 		}
 		res.selected = len(rows)
-		for _, chunk := range r.chunks(rows) {
-			if ctx.Err() != nil {
-				break // stopping: commit what was delivered
+		// The lanes send at once; the transaction is written after they are done, from here only.
+		lanes := r.lanes(rows)
+		results := make([]sent, len(lanes))
+		var wg sync.WaitGroup
+		for i, lane := range lanes {
+			if len(lane) > 0 {
+				wg.Go(func() { results[i] = r.sendLane(ctx, i, lane) })
 			}
-			delivered, refused, err := r.sendChunk(ctx, tx, chunk)
-			res.delivered += delivered
-			res.refused += refused
-			if err != nil {
-				// Given up (deadline, stop) or database trouble: commit what was delivered; database
-				// trouble fails the commit too and the batch is sent again, a duplicate and not a loss.
-				if errors.Is(err, errGiveUp) {
-					break
-				}
+		}
+		wg.Wait()
+		var all sent
+		for _, s := range results {
+			all.add(s)
+		}
+		if len(rows) > 0 && !all.failed {
+			r.down.clear()
+		}
+		for _, f := range all.refused {
+			if err := r.refuse(ctx, tx, f.row, f.err); err != nil {
 				return err
 			}
 		}
+		// Database trouble from here on fails the commit too, and the batch is sent again: a duplicate,
+		// not a loss.
+		if err := r.remove(ctx, tx, all.delivered); err != nil {
+			return err
+		}
+		res.delivered, res.refused = len(all.delivered), len(all.refused)
 		return nil
 	})
 	if err != nil {
@@ -204,14 +241,73 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 	return res, nil
 }
 
+// lanes splits rows, kept in offset order, into Lanes groups (some empty) by aggregate: all events of one
+// order go through one lane, one batch call after the other, so they leave in aggregate_version order,
+// while the lanes send at the same time. A lane's index is stable for an aggregate.
+func (r *Relay) lanes(rows []row) [][]row {
+	out := make([][]row, r.o.Lanes)
+	for _, rw := range rows {
+		h := fnv.New32a()
+		h.Write([]byte(rw.msg.Metadata.Get(events.MetaAggregateType)))
+		h.Write([]byte{0})
+		h.Write([]byte(rw.msg.Metadata.Get(events.MetaAggregateID)))
+		i := h.Sum32() % uint32(r.o.Lanes)
+		out[i] = append(out[i], rw)
+	}
+	return out
+}
+
+// sent is what sending some rows came to.
+type sent struct {
+	delivered []row
+	refused   []refusal
+	gaveUp    bool // a send did not succeed within AckDeadline, or the relay is stopping
+	failed    bool // a send failed (an outage), whether or not a retry then went through
+}
+
+// refusal is a row refused for a reason of its own.
+type refusal struct {
+	row row
+	err error
+}
+
+func (s *sent) add(o sent) {
+	s.delivered = append(s.delivered, o.delivered...)
+	s.refused = append(s.refused, o.refused...)
+	s.gaveUp = s.gaveUp || o.gaveUp
+	s.failed = s.failed || o.failed
+}
+
+// sendLane sends one lane's rows chunk after chunk; once a chunk is given up, the rest of the lane stays
+// in the outbox for the next batch, so the lane's order holds.
+func (r *Relay) sendLane(ctx context.Context, lane int, rows []row) sent {
+	var out sent
+	for _, chunk := range r.chunks(rows) {
+		if ctx.Err() != nil {
+			out.gaveUp = true
+			break
+		}
+		out.add(r.sendChunk(ctx, lane, chunk))
+		if out.gaveUp {
+			break
+		}
+	}
+	return out
+}
+
 // lock selects and locks the next batch of undelivered, unparked rows.
 func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
 	// FORCE INDEX (PRIMARY): through the (acked, offset) index, a skipped row's index entry stays locked by
 	// the skipping relay, and the relay that holds the row then waits on it to delete the row: two relays
 	// deadlocked that way several times per thousand events, each time sending a batch again. Delivered
 	// rows are deleted, so the primary key walks little more than what is pending.
+	from := r.from
+	if time.Since(r.lastRescan) >= rescanEvery {
+		from, r.lastRescan = 0, time.Now()
+	}
 	rs, err := tx.QueryContext(context.WithoutCancel(ctx), "SELECT `offset`, `uuid`, `payload`, `metadata` FROM "+table+
-		" FORCE INDEX (PRIMARY) WHERE `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT ? FOR UPDATE SKIP LOCKED", r.o.BatchSize)
+		" FORCE INDEX (PRIMARY) WHERE `offset` >= ? AND `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT ? FOR UPDATE SKIP LOCKED",
+		from, r.o.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("lock outbox batch: %w", err)
 	}
@@ -240,6 +336,11 @@ func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("read outbox batch: %w", err)
+	}
+	if len(out) < r.o.BatchSize {
+		r.from = 0 // caught up: look from the start next time
+	} else {
+		r.from = out[len(out)-1].offset + 1
 	}
 	return out, nil
 }
@@ -283,22 +384,17 @@ func (r *Relay) chunks(rows []row) [][]row {
 	return out
 }
 
-// errGiveUp ends a batch early: a send did not succeed within AckDeadline, or the relay is stopping.
-var errGiveUp = errors.New("send given up")
-
-// sendChunk sends one chunk until every row is delivered or refused, and deletes the delivered rows in
-// tx. An outage (the call failed, or entries failed on the service's side) is retried with capped
-// backoff and never counts against an event; a row the service refuses, or that can never be valid,
-// is a failed attempt, recorded in its own committed statement, and parked after MaxAttempts.
-func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (delivered, refused int, err error) {
+// sendChunk sends one chunk until every row is delivered or refused, or it gives up. An outage (the
+// call failed, or entries failed on the service's side) is retried with capped backoff and never counts
+// against an event; a row the service refuses, or that can never be valid, is a refusal (a failed
+// attempt for the caller to record).
+func (r *Relay) sendChunk(ctx context.Context, lane int, chunk []row) sent {
+	var out sent
 	deadline := time.Now().Add(r.o.AckDeadline)
 	pending := chunk[:0:0]
 	for _, rw := range chunk {
 		if rw.invalid != "" {
-			refused++
-			if err := r.refuse(ctx, tx, rw, errors.New(rw.invalid)); err != nil {
-				return delivered, refused, err
-			}
+			out.refused = append(out.refused, refusal{rw, errors.New(rw.invalid)})
 			continue
 		}
 		pending = append(pending, rw)
@@ -312,24 +408,24 @@ func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (deliver
 		}
 		results, sendErr := r.dest.SendBatch(sendCtx, msgs)
 		cancel()
-		var again, done []row
 		if sendErr != nil && isEventError(sendErr) {
 			// The call was refused for something one of its messages holds: find which, one by one.
 			if len(pending) == 1 {
-				refused++
-				return delivered, refused, r.refuse(ctx, tx, pending[0], sendErr)
+				out.refused = append(out.refused, refusal{pending[0], sendErr})
+				return out
 			}
 			for _, rw := range pending {
-				d, f, err := r.sendChunk(ctx, tx, []row{rw})
-				delivered, refused = delivered+d, refused+f
-				if err != nil {
-					return delivered, refused, err
+				out.add(r.sendChunk(ctx, lane, []row{rw}))
+				if out.gaveUp {
+					break
 				}
 			}
-			return delivered, refused, nil
+			return out
 		}
+		var again []row
 		if sendErr != nil {
-			r.down.begin(sendErr)
+			r.down.begin(lane, sendErr)
+			out.failed = true
 			again = pending
 		} else {
 			var failed error // the service failed on an entry: an outage of its own, not the event's fault
@@ -337,43 +433,39 @@ func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (deliver
 				var ee *queue.EntryError
 				switch e := results[i]; {
 				case e == nil:
-					done = append(done, rw)
+					out.delivered = append(out.delivered, rw)
 				case errors.As(e, &ee) && (ee.SenderFault || eventErrorCodes[ee.Code]):
-					refused++
-					if err := r.refuse(ctx, tx, rw, e); err != nil {
-						return delivered, refused, err
-					}
+					out.refused = append(out.refused, refusal{rw, e})
 				default:
 					failed = e
 					again = append(again, rw)
 				}
 			}
 			if failed != nil {
-				r.down.begin(failed)
+				r.down.begin(lane, failed)
+				out.failed = true
 			} else {
-				r.down.end()
+				r.down.end(lane)
 			}
 		}
-		if err := r.remove(ctx, tx, done); err != nil {
-			return delivered, refused, err
-		}
-		delivered += len(done)
 		pending = again
 		if len(pending) == 0 {
 			break
 		}
 		if ctx.Err() != nil || !time.Now().Add(wait).Before(deadline) {
 			// The rows stay in the outbox and come first in the next batch.
-			return delivered, refused, errGiveUp
+			out.gaveUp = true
+			return out
 		}
 		select {
 		case <-ctx.Done():
-			return delivered, refused, errGiveUp
+			out.gaveUp = true
+			return out
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, r.o.MaxBackoff)
 	}
-	return delivered, refused, nil
+	return out
 }
 
 // eventErrorCodes are error codes that refuse one message rather than the whole destination.
@@ -432,16 +524,22 @@ func (r *Relay) recordFailure(ctx context.Context, offset int64, uuid string, ca
 	return n, nil
 }
 
-// remove deletes delivered rows inside the batch transaction, one primary-key statement each; should
-// the batch roll back, they are sent again. Not one DELETE ... IN (...): on a table the optimizer takes
-// for small (the outbox, whose rows are deleted as they go) that runs as a full scan, which locks —
-// and waits on — every row another relay holds, and two relays deadlock.
+// remove deletes delivered rows inside the batch transaction, one primary-key statement each, all in one
+// round trip (the relay's connections allow several statements in one Exec); should the batch roll
+// back, they are sent again. Not one DELETE ... IN (...): on a table the optimizer takes for small (the
+// outbox, whose rows leave as they are delivered) that runs as a full scan, which locks — and waits on —
+// every row another relay holds, and two relays deadlock.
 func (r *Relay) remove(ctx context.Context, tx *sql.Tx, rows []row) error {
-	ctx = context.WithoutCancel(ctx)
-	for _, rw := range rows {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE `offset` = ?", rw.offset); err != nil {
-			return fmt.Errorf("delete delivered outbox row %d: %w", rw.offset, err)
-		}
+	if len(rows) == 0 {
+		return nil
+	}
+	args := make([]any, len(rows))
+	for i, rw := range rows {
+		args[i] = rw.offset
+	}
+	q := strings.Repeat("DELETE FROM "+table+" WHERE `offset` = ?;", len(rows))
+	if _, err := tx.ExecContext(context.WithoutCancel(ctx), q, args...); err != nil {
+		return fmt.Errorf("delete delivered outbox rows: %w", err)
 	}
 	return nil
 }
@@ -470,29 +568,50 @@ var table = outbox.TableName("")
 // failuresTable is the table of failed attempts, quoted.
 const failuresTable = "`" + outbox.FailuresTable + "`"
 
-// outage turns a run of failed sends into two log lines: one when it starts, one when it ends.
+// outage turns a run of failed sends into two log lines: one when the first lane fails, one when no lane
+// is failing any more. Lanes fail and recover one by one (the service may fail on one entry and take the
+// others), so the lines are about the destination, not about each call.
 type outage struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
 	since    time.Time
 	failures int
+	failing  map[int]bool
 }
 
-func (o *outage) begin(err error) {
+func (o *outage) begin(lane int, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failures++
+	if o.failing == nil {
+		o.failing = map[int]bool{}
+	}
+	o.failing[lane] = true
 	if o.since.IsZero() {
 		o.since = time.Now()
 		o.log.Warn("destination unavailable: retrying with backoff until it answers", "error", err.Error())
 	}
 }
 
-func (o *outage) end() {
+// end records that lane's sends go through again.
+func (o *outage) end(lane int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.since.IsZero() {
+	delete(o.failing, lane)
+	o.endIfClear()
+}
+
+// clear records that a whole batch went through without a failure.
+func (o *outage) clear() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(o.failing)
+	o.endIfClear()
+}
+
+func (o *outage) endIfClear() {
+	if o.since.IsZero() || len(o.failing) > 0 {
 		return
 	}
 	o.log.Info("destination available again", "down_for", time.Since(o.since).Round(time.Millisecond).String(), "failed_sends", o.failures)

@@ -50,15 +50,30 @@ func TestRelayDeliversEventsWithAttributes(t *testing.T) {
 	}
 }
 
-// checkMessages compares the messages a queue received with the events, in order.
+// checkMessages compares the messages a queue received with the events: each event once, body and
+// attributes; one order's events in version order (events of different orders may interleave).
 func checkMessages(t *testing.T, q string, msgs []sqstest.Message, evs []events.Envelope) {
 	t.Helper()
+	byID := map[string]events.Envelope{}
+	for _, ev := range evs {
+		byID[ev.EventID] = ev
+	}
+	lastVersion := map[string]int{}
 	for i, m := range msgs {
-		want := evs[i]
 		var got events.Envelope
 		if err := json.Unmarshal([]byte(m.Body), &got); err != nil {
 			t.Fatal(err)
 		}
+		want, ok := byID[got.EventID]
+		if !ok {
+			t.Errorf("%s message %d: event %s not expected, or received twice", q, i, got.EventID)
+			continue
+		}
+		delete(byID, got.EventID)
+		if got.AggregateVersion <= lastVersion[got.AggregateID] {
+			t.Errorf("%s message %d: order %s version %d after version %d", q, i, got.AggregateID, got.AggregateVersion, lastVersion[got.AggregateID])
+		}
+		lastVersion[got.AggregateID] = got.AggregateVersion
 		if got.EventID != want.EventID || got.Type != want.Type || got.AggregateVersion != want.AggregateVersion {
 			t.Errorf("%s message %d: got %s %s v%d, want %s %s v%d", q, i, got.EventID, got.Type, got.AggregateVersion, want.EventID, want.Type, want.AggregateVersion)
 		}
@@ -523,5 +538,21 @@ func TestStopDoesNotWaitForAHungSend(t *testing.T) {
 	}
 	if n := outboxRows(t, e.db.DB); n != 1 {
 		t.Errorf("%d outbox rows after stopping during a hung send, want 1: the event must stay to be sent again", n)
+	}
+}
+
+// TestRelayRefusesSingleStatementConnections: the relay deletes a chunk of rows in one multi-statement
+// Exec; on connections that do not allow it, it stops at once with a clear reason instead of failing
+// every batch.
+func TestRelayRefusesSingleStatementConnections(t *testing.T) {
+	e := newEnv(t)
+	r, err := relay.New(e.db.DB, e.topic(), relay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Run(ctx); err == nil || !strings.Contains(err.Error(), "several statements") {
+		t.Fatalf("Run: got %v, want a refusal naming the multi-statement setting", err)
 	}
 }

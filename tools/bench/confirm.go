@@ -308,10 +308,10 @@ func (b *bench) breakdown(phase string, reqs []ccRequest, orchLog string, orchOf
 			polls = append(polls, *o.Polls)
 		}
 		if okW && wk.QueueMS != nil {
+			// The worker measures queue_ms from the command's requested_at (the orchestrator's clock as
+			// it builds the command, just before sending it), not from SQS's SentTimestamp.
 			queue = append(queue, *wk.QueueMS)
-			if f.SentTimestampReliable == nil || *f.SentTimestampReliable {
-				added = append(added, msBetween(r.start, r.end)-*wk.QueueMS)
-			}
+			added = append(added, msBetween(r.start, r.end)-*wk.QueueMS)
 		}
 		if okW && wk.DurationMS != nil {
 			worker = append(worker, *wk.DurationMS)
@@ -356,18 +356,14 @@ func (b *bench) breakdown(phase string, reqs []ccRequest, orchLog string, orchOf
 		for _, t := range total {
 			added = append(added, t-f.QueueProbe.P50)
 		}
-		why := "worker queue_ms absent"
-		if len(queue) > 0 {
-			why = "worker queue_ms unusable (SentTimestamp is not the send time)"
-		}
-		addedSource = fmt.Sprintf("client total − queue probe p50 (%.1f ms): %s", f.QueueProbe.P50, why)
+		addedSource = fmt.Sprintf("client total − queue probe p50 (%.1f ms): worker queue_ms absent", f.QueueProbe.P50)
 	}
 	bd.Components = []Component{
 		comp("client total", "ms", "harness clock: request sent → 201 read", total, "no successful request"),
 		comp("orchestrator total", "ms", "orchestrator line duration_ms", server, orZero(missing("duration_ms"))),
 		comp("orchestrator before send", "ms", "orchestrator duration_ms − send_ms − wait_ms (validate, customer, request lookup)", beforeSend, orZero(missing("send_ms or wait_ms"))),
 		comp("send PlaceOrder", "ms", "orchestrator send_ms", send, orZero(missing("send_ms"))),
-		comp("order-commands: sent → received", "ms", "worker queue_ms (SentTimestamp → receive)"+f.sentTimestampCaveat(len(queue) > 0), queue, orZero(missing("queue_ms"))),
+		comp("order-commands: sent → received", "ms", "worker queue_ms (the command's requested_at → its delivery: the send and the queue)", queue, orZero(missing("queue_ms"))),
 		comp("worker processing", "ms", "worker duration_ms (create + confirm transactions)", worker, orZero(missing("duration_ms"))),
 		comp("confirm commit → orchestrator answer", "ms", "orchestrator line time − order confirmed_at (taken just before the commit; log times have ms resolution)", seen, orZero("confirmed_at or the orchestrator line missing")),
 		comp("wait: sent → final answer seen", "ms", "orchestrator wait_ms", wait, orZero(missing("wait_ms"))),
@@ -376,14 +372,6 @@ func (b *bench) breakdown(phase string, reqs []ccRequest, orchLog string, orchOf
 		comp("added by orchestrator + worker", "ms", addedSource, added, orZero(addedMissing)),
 	}
 	return bd
-}
-
-// sentTimestampCaveat warns, when there are figures, that SentTimestamp was found not to be the send time.
-func (f *ConfirmFigures) sentTimestampCaveat(figures bool) string {
-	if figures && f.SentTimestampReliable != nil && !*f.SentTimestampReliable {
-		return " — goaws sets SentTimestamp at receive, so with goaws this reads ≈ 0"
-	}
-	return ""
 }
 
 // queueProbe times goaws's delivery: one sender, receivers like the worker's (WORKER_CONCURRENCY of

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,6 +103,13 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 	}
 	f.PreloadedEvents, f.PreloadSeconds = b.o.relayEvents, round(time.Since(start).Seconds(), 2)
 
+	// The event consumers (reporting) are paused for the raw sends and the drain: they would compete for
+	// the same two cores with work that is neither the sender's nor the relay's, and unequally (they
+	// drop the raw messages as poison but apply the relay's events). Their messages wait on their
+	// queues and are purged.
+	resume := b.pauseConsumers()
+	defer resume()
+
 	// The raw rates first, into the same (purged) goaws the relay will send to.
 	rawQueue := b.sqs.events
 	if !b.sqs.topo.hasQueue(rawQueue) {
@@ -193,7 +201,8 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 	ph.Processes, ph.Machine = m.finish(int64(drained))
 	ph.Seconds, ph.Ops = round(elapsed.Seconds(), 3), int64(drained)
 	ph.Throughput = round(float64(drained)/elapsed.Seconds(), 2)
-	ph.Note = "the relay binary from start to an empty outbox of pre-loaded events; destination " + b.sqs.dest
+	ph.Note = "the relay binary from start to an empty outbox of pre-loaded events; destination " + b.sqs.dest +
+		"; consumers paused"
 	f.DrainSeconds, f.DrainRate = ph.Seconds, ph.Throughput
 	if at90 > at10 {
 		f.DrainRate1090 = round(float64(b.o.relayEvents*9/10-b.o.relayEvents/10)/(at90-at10).Seconds(), 2)
@@ -204,7 +213,30 @@ func (b *bench) relayDrain(ctx context.Context, w *Workload, f *RelayFigures) er
 	if ph.Error != "" {
 		return errors.New("relay drain: " + ph.Error)
 	}
-	return b.sqs.purgeAll(ctx)
+	err = b.sqs.purgeAll(ctx)
+	resume()
+	return err
+}
+
+// pauseConsumers stops the stack's event consumers (SIGSTOP) until the returned function is called
+// (once is enough; more calls do nothing).
+func (b *bench) pauseConsumers() func() {
+	var paused []*process
+	for _, p := range b.procs {
+		if p.name == "reporting" && !p.exited() {
+			if err := p.cmd.Process.Signal(syscall.SIGSTOP); err == nil {
+				paused = append(paused, p)
+			}
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for _, p := range paused {
+				_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			}
+		})
+	}
 }
 
 // preload writes n outbox rows with 4 writers, 500 rows a statement.

@@ -15,6 +15,7 @@ type config struct {
 	Topic        string
 	PollInterval time.Duration
 	BatchSize    int
+	Lanes        int
 	MaxAttempts  int
 	MaxBackoff   time.Duration
 	LagInterval  time.Duration
@@ -30,6 +31,7 @@ func load(getenv func(string) string) (config, error) {
 		Topic:        l.String("ORDER_EVENTS_TOPIC", "order-events"),
 		PollInterval: l.Duration("OUTBOX_POLL_INTERVAL", 250*time.Millisecond, time.Minute),
 		BatchSize:    l.Int("OUTBOX_BATCH_SIZE", 100, 1, 1000),
+		Lanes:        l.Int("OUTBOX_SEND_LANES", 4, 1, 32),
 		MaxAttempts:  l.Int("OUTBOX_MAX_ATTEMPTS", 5, 1, 1000),
 		MaxBackoff:   l.Duration("OUTBOX_MAX_BACKOFF", 10*time.Second, 10*time.Minute),
 		LagInterval:  l.Duration("OUTBOX_LAG_INTERVAL", 10*time.Second, time.Hour),
@@ -50,6 +52,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("topic", c.Topic),
 		slog.String("poll_interval", c.PollInterval.String()),
 		slog.Int("batch_size", c.BatchSize),
+		slog.Int("send_lanes", c.Lanes),
 		slog.Int("max_attempts", c.MaxAttempts),
 		slog.String("max_backoff", c.MaxBackoff.String()),
 		slog.String("lag_interval", c.LagInterval.String()),

@@ -53,7 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("starting", "config", cfg)
 
-	db, err := sqldb.Open(ctx, cfg.DB, log)
+	dbc := cfg.DB
+	dbc.MultiStatements = true // the relay deletes a chunk of delivered rows in one round trip
+	db, err := sqldb.Open(ctx, dbc, log)
 	if err != nil {
 		return err
 	}
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log.Info("destination topic found", "topic", cfg.Topic, "arn", topic.Destination())
 	r, err := relay.New(db, topic, relay.Options{
 		BatchSize:    cfg.BatchSize,
+		Lanes:        cfg.Lanes,
 		PollInterval: cfg.PollInterval,
 		MaxAttempts:  cfg.MaxAttempts,
 		MaxBackoff:   cfg.MaxBackoff,
