@@ -13,6 +13,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/metrics"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/outbox"
 )
@@ -36,7 +37,7 @@ func Example_adminProcess() {
 			l, err := outbox.ReadLag(ctx, db)
 			return l.Pending, l.Oldest, l.Parked, err
 		}, metrics.PollOptions{Log: log})
-		depth := metrics.NewQueueDepth(sqsClient, []string{"order-events", "order-events-dlq"}, metrics.PollOptions{Log: log})
+		depth := metrics.NewQueueDepth(queue.NewDepthReader(sqsClient).Read, []string{"order-events", "order-events-dlq"}, metrics.PollOptions{Log: log})
 		reg.MustRegister(lag, depth)
 		go lag.Run(ctx)
 		go depth.Run(ctx)
