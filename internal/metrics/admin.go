@@ -70,6 +70,26 @@ func AdminHandler(reg *prometheus.Registry, health http.Handler, withPprof bool)
 	return mux
 }
 
+// StartAdmin listens on c.Addr and serves AdminHandler(reg, health, c.Pprof) there until ctx is done
+// or stop is called. It returns once the address is bound, so a taken port fails the process's start;
+// stop shuts the server down and waits for it. A server that fails later is logged: the process goes
+// on without its admin port (Prometheus' up and the TargetDown alert show it).
+func StartAdmin(ctx context.Context, c AdminConfig, reg *prometheus.Registry, health http.Handler, log *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ServeAdmin(ctx, l, AdminHandler(reg, health, c.Pprof), log); err != nil {
+			log.Error("admin listener stopped", "addr", l.Addr().String(), "error", err.Error())
+		}
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
 // adminWriteTimeout lets a CPU profile or trace run its default 30 s and more: pprof refuses a
 // duration at or above the server's WriteTimeout. That is why ServeAdmin has its own server rather than
 // web.Serve's (30 s).

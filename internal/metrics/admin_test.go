@@ -131,3 +131,38 @@ func TestLoadAdminConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestStartAdmin(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs logBuffer
+	health := web.Health("outbox-relay", nil)
+	stop, err := metrics.StartAdmin(ctx, metrics.AdminConfig{Addr: "127.0.0.1:0"}, metrics.NewRegistry(), health, logs.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	eventually(t, 5*time.Second, "no admin listening line", func() bool {
+		if l := logs.lines("admin listening"); len(l) == 1 {
+			addr, _ = l[0]["addr"].(string)
+		}
+		return addr != ""
+	})
+	metricstest.Scrape(t, "http://"+addr+"/metrics")
+
+	// The address is taken now: a second start fails at once.
+	if _, err := metrics.StartAdmin(ctx, metrics.AdminConfig{Addr: addr}, metrics.NewRegistry(), health, logs.logger()); err == nil {
+		t.Error("a second admin listener on the same address started")
+	}
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop did not return")
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Error("the admin listener still answers after stop")
+	}
+}
