@@ -28,7 +28,8 @@ type AdminConfig struct {
 }
 
 // LoadAdminConfig reads the admin address from the variable addrVar (host:port, default def; an
-// empty host means every interface, as containers need) and PPROF (true or false, default false).
+// empty host means every interface, as containers need; port 0 any free port, logged in the "admin
+// listening" line) and PPROF (true or false, default false).
 func LoadAdminConfig(l *config.Loader, addrVar, def string) AdminConfig {
 	c := AdminConfig{Addr: l.String(addrVar, def)}
 	l.Check(addrVar, checkHostPort(c.Addr))
@@ -46,8 +47,9 @@ func checkHostPort(addr string) error {
 	if err != nil {
 		return fmt.Errorf("must be host:port such as 127.0.0.1:9101, got %q", addr)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("must be host:port with a port from 1 to 65535, got %q", addr)
+	// Port 0 takes any free port (tests start processes that way; the address is logged).
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("must be host:port with a port from 0 to 65535, got %q", addr)
 	}
 	return nil
 }

@@ -112,8 +112,9 @@ func TestLoadAdminConfig(t *testing.T) {
 		{"every interface", map[string]string{"WORKER_ADMIN_ADDR": ":9101", "PPROF": "FALSE"}, metrics.AdminConfig{Addr: ":9101"}, ""},
 		{"no port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port"},
 		{"port only", map[string]string{"WORKER_ADMIN_ADDR": "9101"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port"},
-		{"port out of range", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:70000"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 1 to 65535"},
-		{"named port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:http"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 1 to 65535"},
+		{"port out of range", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:70000"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 0 to 65535"},
+		{"any free port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:0"}, metrics.AdminConfig{Addr: "127.0.0.1:0"}, ""},
+		{"named port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:http"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 0 to 65535"},
 		{"bad pprof", map[string]string{"PPROF": "yes"}, metrics.AdminConfig{}, `config: PPROF must be true or false, got "yes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
