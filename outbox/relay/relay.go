@@ -44,6 +44,8 @@ type Options struct {
 	LagLogEvery time.Duration
 	// Log receives the relay's log lines (default slog.Default()).
 	Log *slog.Logger
+	// Metrics counts what the relay sends (nil: nothing is counted).
+	Metrics *Metrics
 }
 
 func (o *Options) defaults() {
@@ -201,6 +203,9 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 		return res, err
 	}
 	r.delivered.Add(int64(res.delivered))
+	if res.selected > 0 {
+		r.o.Metrics.batch()
+	}
 	return res, nil
 }
 
@@ -310,7 +315,9 @@ func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (deliver
 		for i, rw := range pending {
 			msgs[i] = rw.msg
 		}
+		sendStart := time.Now()
 		results, sendErr := r.dest.SendBatch(sendCtx, msgs)
+		took := time.Since(sendStart)
 		cancel()
 		var again, done []row
 		if sendErr != nil && isEventError(sendErr) {
@@ -354,6 +361,7 @@ func (r *Relay) sendChunk(ctx context.Context, tx *sql.Tx, chunk []row) (deliver
 				r.down.end()
 			}
 		}
+		r.o.Metrics.sendResult(len(done), len(again), took)
 		if err := r.remove(ctx, tx, done); err != nil {
 			return delivered, refused, err
 		}
@@ -402,6 +410,7 @@ func (r *Relay) refuse(ctx context.Context, tx *sql.Tx, rw row, cause error) err
 	if err != nil {
 		return err
 	}
+	r.o.Metrics.refused(attempts >= r.o.MaxAttempts)
 	if attempts < r.o.MaxAttempts {
 		log.Warn("outbox event not accepted, will retry", "attempt", attempts, "max_attempts", r.o.MaxAttempts, "error", cause.Error())
 		return nil
