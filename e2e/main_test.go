@@ -270,6 +270,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		// A trailing slash on purpose: bases are joined with a URL library, never concatenated.
 		"CUSTOMERS_API_BASE":                s.customersURL + "/",
 		"ORDER_COMMANDS_VISIBILITY_TIMEOUT": "2s", "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "info",
+		"WORKER_ADMIN_ADDR": "127.0.0.1:0",
 	})
 	s.worker = newProc(t, "orders-worker", s.workerEnv)
 	if !o.noWorker {
