@@ -63,3 +63,13 @@ func Example_api() {
 	}
 	_ = routes(metrics.NewRegistry(), slog.Default())
 }
+
+// A service's main wraps its whole router instead: the routes stay as they are, and /metrics is
+// answered ahead of their middleware (no token, no request log line).
+func ExampleInstrument() {
+	serve := func(ctx context.Context, ln net.Listener, routes http.Handler, log *slog.Logger) error {
+		reg := metrics.NewRegistry()
+		return web.Serve(ctx, ln, metrics.Instrument(reg, routes), log)
+	}
+	_ = serve
+}
