@@ -32,15 +32,15 @@ type config struct {
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	c := config{
-		Port:        l.Int("PORT", 3004, 0, 65535),
-		DB:          sqldb.LoadConfig(l, "reporting"),
-		SQS:         queue.LoadConfig(l),
-		Queue:       l.String("REPORTING_EVENTS_QUEUE", "reporting-order-events"),
-		Visibility:  l.Duration("REPORTING_EVENTS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
-		Workers:     l.Int("REPORTING_CONCURRENCY", 4, 1, 64),
-		LogLevel:    l.LogLevel(),
-		MetricsPoll: metrics.LoadPollInterval(l),
+		Port:       l.Int("PORT", 3004, 0, 65535),
+		DB:         sqldb.LoadConfig(l, "reporting"),
+		SQS:        queue.LoadConfig(l),
+		Queue:      l.String("REPORTING_EVENTS_QUEUE", "reporting-order-events"),
+		Visibility: l.Duration("REPORTING_EVENTS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
+		Workers:    l.Int("REPORTING_CONCURRENCY", 4, 1, 64),
+		LogLevel:   l.LogLevel(),
 	}
+	c.MetricsPoll = metrics.LoadPollInterval(l)
 	if err := l.Err(); err != nil {
 		return config{}, err
 	}
