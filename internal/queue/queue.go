@@ -259,11 +259,12 @@ func NewSubscriber(c Config, log *slog.Logger, o SubscriberOptions) (message.Sub
 			return &sqs.ReceiveMessageInput{
 				QueueUrl:              aws.String(string(url)),
 				MessageAttributeNames: []string{"All"},
+				MaxNumberOfMessages:   maxMessages,
+				WaitTimeSeconds:       wait,
+				VisibilityTimeout:     visibility,
+
 				// For ReceiveCount: SQS sends it only when asked.
 				MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-				MaxNumberOfMessages:         maxMessages,
-				WaitTimeSeconds:             wait,
-				VisibilityTimeout:           visibility,
 			}, nil
 		},
 		Unmarshaler: receiveCountUnmarshaler{},
