@@ -222,10 +222,9 @@ type stack struct {
 	customers, orders, worker, orch *proc
 	customersURL, ordersURL         string
 	orchURL                         string
-	// relay and reporting run when stackOptions.events is set.
+	// relay and reporting run with stackOptions.events.
 	relay, reporting *proc
 	reportingURL     string
-	reportingDB      *dbtest.DB
 	// OrchCustomersBase and OrchOrdersBase are the bases the orchestrator was given.
 	orchCustomersBase, orchOrdersBase string
 	workerEnv                         map[string]string
@@ -237,17 +236,12 @@ type stackOptions struct {
 	stage *stageProxy
 	// noWorker leaves the worker stopped.
 	noWorker bool
-	// events runs the way of the events too: the outbox relay publishing to the order-events topic, and
-	// reporting consuming its queue subscribed to it.
+	// events adds the event side: the order-events topic with reporting's queue and the tap subscribed
+	// to it, outbox-relay and reporting.
 	events bool
+	// env is added to every process's environment.
+	env map[string]string
 }
-
-// Names of the events fan-out, as in localstack/goaws.yaml.
-const (
-	eventsTopic    = "order-events"
-	reportingQueue = "reporting-order-events"
-	eventsTapQueue = "order-events-tap"
-)
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
@@ -261,8 +255,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if err := db.Seed(ctx, s.ordersDB.DB, "orders"); err != nil {
 		t.Fatalf("seed orders: %v", err)
 	}
-	s.sqs = sqstest.StartWith(t, sqstest.Options{VisibilityTimeout: 2 * time.Second,
-		Topics: map[string][]string{eventsTopic: {reportingQueue, eventsTapQueue}}}, commandQueue)
+	sqsOpts := sqstest.Options{VisibilityTimeout: 2 * time.Second}
+	if o.events {
+		sqsOpts.Topics = map[string][]string{eventsTopic: {reportingQueue, tapQueue}}
+	}
+	s.sqs = sqstest.StartWith(t, sqsOpts, commandQueue)
 	sqsCfg := s.sqs.Config()
 	aws := map[string]string{
 		"AWS_REGION": sqsCfg.Region, "AWS_ENDPOINT_URL": sqsCfg.Endpoint,
@@ -271,22 +268,23 @@ func newStack(t *testing.T, o stackOptions) *stack {
 
 	cport := freePort(t)
 	s.customersURL = "http://127.0.0.1:" + strconv.Itoa(cport)
-	s.customers = newProc(t, "customers-api", map[string]string{
+	s.customers = newProc(t, "customers-api", merge(o.env, map[string]string{
 		"PORT": strconv.Itoa(cport), "DB_DSN": s.customersDB.DSN, "SERVICE_TOKEN": token, "LOG_LEVEL": "info",
-	}).start()
+	})).start()
 
 	oport := freePort(t)
 	s.ordersURL = "http://127.0.0.1:" + strconv.Itoa(oport)
-	s.orders = newProc(t, "orders-api", map[string]string{
+	s.orders = newProc(t, "orders-api", merge(o.env, map[string]string{
 		"PORT": strconv.Itoa(oport), "DB_DSN": s.ordersDB.DSN, "SERVICE_TOKEN": token,
 		"CUSTOMERS_API_BASE": s.customersURL, "LOG_LEVEL": "info",
-	}).start()
+	})).start()
 
-	s.workerEnv = merge(aws, map[string]string{
+	s.workerEnv = merge(o.env, aws, map[string]string{
 		"DB_DSN": s.ordersDB.DSN, "SERVICE_TOKEN": token, "ORDER_COMMANDS_QUEUE": commandQueue,
 		// A trailing slash on purpose: bases are joined with a URL library, never concatenated.
 		"CUSTOMERS_API_BASE":                s.customersURL + "/",
 		"ORDER_COMMANDS_VISIBILITY_TIMEOUT": "2s", "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "info",
+		"WORKER_ADMIN_ADDR": "127.0.0.1:0",
 	})
 	s.worker = newProc(t, "orders-worker", s.workerEnv)
 	if !o.noWorker {
@@ -304,32 +302,71 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	hport := freePort(t)
 	s.orchURL = "http://127.0.0.1:" + strconv.Itoa(hport)
-	s.orch = newProc(t, "local", merge(aws, map[string]string{
+	s.orch = newProc(t, "local", merge(o.env, aws, map[string]string{
 		"PORT": strconv.Itoa(hport), "SERVICE_TOKEN": token, "ORDER_COMMANDS_QUEUE": commandQueue,
 		"CUSTOMERS_API_BASE": s.orchCustomersBase, "ORDERS_API_BASE": s.orchOrdersBase,
 		"ORDER_WAIT_TIMEOUT": wait.String(), "LOG_LEVEL": "info",
 	})).start()
 
-	if o.events {
-		s.reportingDB = dbtest.New(t, "reporting")
-		s.relay = newProc(t, "outbox-relay", merge(aws, map[string]string{
-			"DB_DSN": s.ordersDB.DSN, "ORDER_EVENTS_TOPIC": eventsTopic, "OUTBOX_POLL_INTERVAL": "50ms", "LOG_LEVEL": "info",
-		})).start()
-		rport := freePort(t)
-		s.reportingURL = "http://127.0.0.1:" + strconv.Itoa(rport)
-		s.reporting = newProc(t, "reporting", merge(aws, map[string]string{
-			"PORT": strconv.Itoa(rport), "DB_DSN": s.reportingDB.DSN, "REPORTING_EVENTS_QUEUE": reportingQueue,
-			"REPORTING_EVENTS_VISIBILITY_TIMEOUT": "2s", "LOG_LEVEL": "info",
-		})).start()
-	}
-
 	waitHealthy(t, s.customers, s.customersURL+"/health")
 	waitHealthy(t, s.orders, s.ordersURL+"/health")
 	waitHealthy(t, s.orch, s.orchURL+"/health")
 	if o.events {
-		waitHealthy(t, s.reporting, s.reportingURL+"/health")
+		s.startEvents(aws, o.env)
 	}
 	return s
+}
+
+// Names of the event side's topic and queues (each queue with its "-dlq").
+const (
+	eventsTopic    = "order-events"
+	reportingQueue = "reporting-order-events"
+	tapQueue       = "order-events-tap"
+)
+
+// startEvents starts outbox-relay and reporting on the stack's orders database and goaws.
+func (s *stack) startEvents(aws, env map[string]string) {
+	t := s.t
+	t.Helper()
+	reportingDB := dbtest.New(t, "reporting")
+	s.relay = newProc(t, "outbox-relay", merge(env, aws, map[string]string{
+		"DB_DSN": s.ordersDB.DSN, "ORDER_EVENTS_TOPIC": eventsTopic,
+		"REPORTING_EVENTS_QUEUE": reportingQueue, "ORDER_EVENTS_TAP_QUEUE": tapQueue,
+		"OUTBOX_POLL_INTERVAL": "50ms", "OUTBOX_MAX_BACKOFF": "1s", "RELAY_ADMIN_ADDR": "127.0.0.1:0", "LOG_LEVEL": "info",
+	})).start()
+	rport := freePort(t)
+	s.reportingURL = "http://127.0.0.1:" + strconv.Itoa(rport)
+	s.reporting = newProc(t, "reporting", merge(env, aws, map[string]string{
+		"PORT": strconv.Itoa(rport), "DB_DSN": reportingDB.DSN, "REPORTING_EVENTS_QUEUE": reportingQueue,
+		"REPORTING_EVENTS_VISIBILITY_TIMEOUT": "2s", "LOG_LEVEL": "info",
+	})).start()
+	waitHealthy(t, s.relay, adminURL(t, s.relay)+"/health")
+	waitHealthy(t, s.reporting, s.reportingURL+"/health")
+}
+
+// adminURL is the base URL of p's admin listener (started on port 0), from its last "admin listening"
+// line (a restarted process logs a new one).
+func adminURL(t *testing.T, p *proc) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		addr := ""
+		for _, l := range strings.Split(p.out.String(), "\n") {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "admin listening" && m.Addr != "" {
+				addr = m.Addr
+			}
+		}
+		if addr != "" {
+			return "http://" + addr
+		}
+		if _, gone := p.exited(0); gone {
+			t.Fatalf("%s exited before its admin listener started:\n%s", p.name, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: no admin listener within 30s:\n%s", p.name, p.out.String())
+	return ""
 }
 
 // lambdaEnv is the orchestrator's environment, for the Lambda bootstrap.

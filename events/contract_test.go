@@ -41,7 +41,7 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 	c := sqs.Config()
 	start(t, "orders-worker", "DB_DSN="+ordersDB.DSN, "SERVICE_TOKEN="+token, "CUSTOMERS_API_BASE="+customers.url,
 		"AWS_REGION="+c.Region, "AWS_ENDPOINT_URL="+c.Endpoint, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
-		"ORDER_COMMANDS_QUEUE=order-commands", "ORDER_COMMANDS_VISIBILITY_TIMEOUT=2s")
+		"ORDER_COMMANDS_QUEUE=order-commands", "ORDER_COMMANDS_VISIBILITY_TIMEOUT=2s", "WORKER_ADMIN_ADDR=127.0.0.1:0")
 
 	customer := post(t, customers.url+"/customers", `{"name":"Contract Corp","email":"contract@example.com"}`, 201)["id"]
 	plenty := post(t, orders.url+"/products", `{"sku":"C-1","name":"Plenty","price_cents":1250,"stock":1000}`, 201)["id"]

@@ -40,7 +40,8 @@ import (
 func wiredNames() []string {
 	return []string{
 		"orders_created_total", "orders_confirmed_total", "orders_canceled_total", "orders_rejected_total",
-		"worker_commands_total", "worker_command_duration_seconds",
+		"orders_stock_conflicts_total", "outbox_events_written_total",
+		"worker_commands_total", "worker_command_duration_seconds", "worker_commands_redelivered_total",
 		"outbox_events_sent_total", "outbox_send_failures_total", "outbox_send_duration_seconds",
 		"orchestrator_answers_total", "orchestrator_confirmation_wait_seconds",
 	}

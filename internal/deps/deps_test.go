@@ -9,13 +9,15 @@ import (
 const module = "github.com/b2b/backoffice/"
 
 // forbiddenInDomain are import paths (or prefixes ending in "/") a domain package must not reach,
-// directly or through another package: the domain knows nothing of SQL, HTTP, AWS or messaging.
+// directly or through another package: the domain knows nothing of SQL, HTTP, AWS, messaging or
+// metrics (it tells an observer it owns what committed; the Prometheus side is outside).
 var forbiddenInDomain = []string{
 	"database/sql",
 	"net/http",
 	"github.com/aws/",
 	"github.com/ThreeDotsLabs/",
 	"github.com/go-sql-driver/mysql",
+	"github.com/prometheus/",
 }
 
 var domainPackages = []string{
@@ -90,5 +92,8 @@ func TestTheCheckSeesAViolation(t *testing.T) {
 	}
 	if bad := violations(t, module+"outbox/cmd/outbox-relay", []string{"github.com/aws/"}); len(bad) == 0 {
 		t.Error("outbox-relay: no AWS dependency found; the dependency check is broken")
+	}
+	if bad := violations(t, module+"services/orders/internal/ordermetrics", forbiddenInDomain); len(bad) == 0 {
+		t.Error("ordermetrics: no Prometheus dependency found; the dependency check is broken")
 	}
 }

@@ -28,7 +28,8 @@ type AdminConfig struct {
 }
 
 // LoadAdminConfig reads the admin address from the variable addrVar (host:port, default def; an
-// empty host means every interface, as containers need) and PPROF (true or false, default false).
+// empty host means every interface, as containers need; port 0 any free port, logged in the "admin
+// listening" line) and PPROF (true or false, default false).
 func LoadAdminConfig(l *config.Loader, addrVar, def string) AdminConfig {
 	c := AdminConfig{Addr: l.String(addrVar, def)}
 	l.Check(addrVar, checkHostPort(c.Addr))
@@ -46,8 +47,9 @@ func checkHostPort(addr string) error {
 	if err != nil {
 		return fmt.Errorf("must be host:port such as 127.0.0.1:9101, got %q", addr)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("must be host:port with a port from 1 to 65535, got %q", addr)
+	// Port 0 takes any free port (tests start processes that way; the address is logged).
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("must be host:port with a port from 0 to 65535, got %q", addr)
 	}
 	return nil
 }
@@ -68,6 +70,26 @@ func AdminHandler(reg *prometheus.Registry, health http.Handler, withPprof bool)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// StartAdmin listens on c.Addr and serves AdminHandler(reg, health, c.Pprof) there until ctx is done
+// or stop is called. It returns once the address is bound, so a taken port fails the process's start;
+// stop shuts the server down and waits for it. A server that fails later is logged: the process goes
+// on without its admin port (Prometheus' up and the TargetDown alert show it).
+func StartAdmin(ctx context.Context, c AdminConfig, reg *prometheus.Registry, health http.Handler, log *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ServeAdmin(ctx, l, AdminHandler(reg, health, c.Pprof), log); err != nil {
+			log.Error("admin listener stopped", "addr", l.Addr().String(), "error", err.Error())
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // adminWriteTimeout lets a CPU profile or trace run its default 30 s and more: pprof refuses a

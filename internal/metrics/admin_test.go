@@ -112,8 +112,9 @@ func TestLoadAdminConfig(t *testing.T) {
 		{"every interface", map[string]string{"WORKER_ADMIN_ADDR": ":9101", "PPROF": "FALSE"}, metrics.AdminConfig{Addr: ":9101"}, ""},
 		{"no port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port"},
 		{"port only", map[string]string{"WORKER_ADMIN_ADDR": "9101"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port"},
-		{"port out of range", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:70000"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 1 to 65535"},
-		{"named port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:http"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 1 to 65535"},
+		{"port out of range", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:70000"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 0 to 65535"},
+		{"any free port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:0"}, metrics.AdminConfig{Addr: "127.0.0.1:0"}, ""},
+		{"named port", map[string]string{"WORKER_ADMIN_ADDR": "127.0.0.1:http"}, metrics.AdminConfig{}, "config: WORKER_ADMIN_ADDR must be host:port with a port from 0 to 65535"},
 		{"bad pprof", map[string]string{"PPROF": "yes"}, metrics.AdminConfig{}, `config: PPROF must be true or false, got "yes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,5 +130,40 @@ func TestLoadAdminConfig(t *testing.T) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestStartAdmin(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs logBuffer
+	health := web.Health("outbox-relay", nil)
+	stop, err := metrics.StartAdmin(ctx, metrics.AdminConfig{Addr: "127.0.0.1:0"}, metrics.NewRegistry(), health, logs.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	eventually(t, 5*time.Second, "no admin listening line", func() bool {
+		if l := logs.lines("admin listening"); len(l) == 1 {
+			addr, _ = l[0]["addr"].(string)
+		}
+		return addr != ""
+	})
+	metricstest.Scrape(t, "http://"+addr+"/metrics")
+
+	// The address is taken now: a second start fails at once.
+	if _, err := metrics.StartAdmin(ctx, metrics.AdminConfig{Addr: addr}, metrics.NewRegistry(), health, logs.logger()); err == nil {
+		t.Error("a second admin listener on the same address started")
+	}
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop did not return")
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Error("the admin listener still answers after stop")
 	}
 }

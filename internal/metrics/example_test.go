@@ -13,6 +13,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/metrics"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/outbox"
 )
@@ -36,7 +37,7 @@ func Example_adminProcess() {
 			l, err := outbox.ReadLag(ctx, db)
 			return l.Pending, l.Oldest, l.Parked, err
 		}, metrics.PollOptions{Log: log})
-		depth := metrics.NewQueueDepth(sqsClient, []string{"order-events", "order-events-dlq"}, metrics.PollOptions{Log: log})
+		depth := metrics.NewQueueDepth(queue.NewDepthReader(sqsClient).Read, []string{"order-events", "order-events-dlq"}, metrics.PollOptions{Log: log})
 		reg.MustRegister(lag, depth)
 		go lag.Run(ctx)
 		go depth.Run(ctx)
@@ -61,4 +62,14 @@ func Example_api() {
 		return r
 	}
 	_ = routes(metrics.NewRegistry(), slog.Default())
+}
+
+// A service's main wraps its whole router instead: the routes stay as they are, and /metrics is
+// answered ahead of their middleware (no token, no request log line).
+func ExampleInstrument() {
+	serve := func(ctx context.Context, ln net.Listener, routes http.Handler, log *slog.Logger) error {
+		reg := metrics.NewRegistry()
+		return web.Serve(ctx, ln, metrics.Instrument(reg, routes), log)
+	}
+	_ = serve
 }

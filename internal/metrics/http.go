@@ -68,6 +68,22 @@ func Middleware(reg prometheus.Registerer) func(http.Handler) http.Handler {
 	}
 }
 
+// Instrument returns h, the whole HTTP surface of a service, counted and timed by Middleware(reg), with
+// GET /metrics answered from reg in front of it. The scrape is answered before h's own middleware, so
+// it needs no authentication whatever h's routes require, writes no request log line, and is not
+// counted in http_requests_total (promhttp_metric_handler_requests_total counts scrapes). Any other
+// method on /metrics goes to h like every other path.
+func Instrument(reg *prometheus.Registry, h http.Handler) http.Handler {
+	scrape, routes := Handler(reg), Middleware(reg)(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			scrape.ServeHTTP(w, r)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
+}
+
 func routeLabel(rctx *chi.Context) string {
 	if p := rctx.RoutePattern(); p != "" {
 		return p

@@ -158,3 +158,50 @@ func TestMiddlewarePassesPanicsOn(t *testing.T) {
 		t.Fatalf("got %v, want 1", n)
 	}
 }
+
+// Instrument answers GET /metrics itself, before the routes' own middleware (which may require a
+// token), and counts every other request by route.
+func TestInstrument(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	// Authentication per route, as the services install it.
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	guarded := chi.NewRouter()
+	guarded.With(auth).Get("/orders/{id}", ok)
+	guarded.With(auth).Post("/*", ok)
+	srv := httptest.NewServer(metrics.Instrument(reg, guarded))
+	t.Cleanup(srv.Close)
+
+	for i := range 3 {
+		resp, err := http.Get(srv.URL + "/orders/" + strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if resp, err := http.Post(srv.URL+"/metrics", "text/plain", nil); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /metrics: %v %v, want the routes' answer (401)", resp.StatusCode, err)
+	}
+	s := metricstest.Scrape(t, srv.URL+"/metrics")
+	if got := s.Value(t, "http_requests_total", "route", "/orders/{id}", "method", "GET", "code", "4xx"); got != 3 {
+		t.Errorf("http_requests_total{route=/orders/{id}} = %v, want 3", got)
+	}
+	if n := s.Series("http_requests_total", "route", "/metrics"); n != 0 {
+		t.Errorf("scrapes counted in http_requests_total: %v", s.Labels("http_requests_total"))
+	}
+	if got := s.Value(t, "promhttp_metric_handler_requests_total", "code", "200"); got != 0 {
+		// The scrape being served counts once it is done.
+		t.Errorf("promhttp_metric_handler_requests_total{code=200} = %v before the first scrape ended, want 0", got)
+	}
+	if s.Series("go_goroutines") != 1 {
+		t.Error("the registry's runtime metrics are missing")
+	}
+}

@@ -5,26 +5,30 @@
 // Each process builds one registry with NewRegistry in main and hands it down; nothing registers on
 // prometheus.DefaultRegisterer, so tests build their own and run in parallel.
 //
-// Domain counters live with the code that counts them, as a struct built from a Registerer:
+// Counters live with the code that counts them, as a struct built from a Registerer (relay.Metrics,
+// orderworker.Metrics):
 //
-//	// Metrics are the order counters of orders-api and orders-worker.
+//	// Metrics count what a Relay does.
 //	type Metrics struct {
-//		Created  prometheus.Counter
-//		Rejected *prometheus.CounterVec
+//		sent     prometheus.Counter
+//		failures *prometheus.CounterVec
 //	}
 //
 //	func NewMetrics(reg prometheus.Registerer) *Metrics {
 //		m := &Metrics{
-//			Created: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-//				Name: "orders_created_total", Help: "Orders created.",
+//			sent: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+//				Name: "outbox_events_sent_total", Help: "Outbox events the destination accepted.",
 //			})),
-//			Rejected: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-//				Name: "orders_rejected_total", Help: "Order requests rejected, by reason.",
+//			failures: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+//				Name: "outbox_send_failures_total", Help: "Outbox events a send failed for, by reason.",
 //			}, []string{"reason"})),
 //		}
-//		metrics.Init(m.Rejected, "INSUFFICIENT_STOCK", "PRODUCT_NOT_FOUND", "CUSTOMER_NOT_FOUND")
+//		metrics.Init(m.failures, "unavailable", "refused")
 //		return m
 //	}
+//
+// A domain package imports no Prometheus: it tells an observer interface of its own what happened
+// (order.Observer), and a package beside it counts that (ordermetrics).
 //
 // Names follow the Prometheus conventions (base units, _total on counters) and label values come from
 // small fixed sets, never from ids, paths or free text.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/b2b/backoffice/internal/config"
 )
 
 // PollOptions tune a poller (QueueDepth, OutboxLag).
@@ -22,6 +24,12 @@ type PollOptions struct {
 // DefaultPollInterval is often enough for alerts that wait a minute or more, and rare enough that
 // the reads cost nothing (one query, one GetQueueAttributes per queue).
 const DefaultPollInterval = 10 * time.Second
+
+// LoadPollInterval reads METRICS_POLL_INTERVAL, the interval of a process's pollers (queue depth,
+// outbox backlog): a duration, default DefaultPollInterval, at most 10 minutes.
+func LoadPollInterval(l *config.Loader) time.Duration {
+	return l.Duration("METRICS_POLL_INTERVAL", DefaultPollInterval, 10*time.Minute)
+}
 
 // staleAfter is how many intervals a reading is exported without being refreshed. Past that its
 // series disappear, so a dashboard shows a gap and no stale number; a single failed read in between

@@ -3,30 +3,28 @@ package metrics
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/b2b/backoffice/internal/queue"
 )
 
-// QueueDepth exports the approximate number of messages of SQS queues, read with GetQueueAttributes
-// every interval (never per message):
+// DepthFunc reads the approximate number of messages of the queue called name: waiting to be received
+// (visible) and received but not yet deleted (in flight). queue.NewDepthReader(client).Read reads SQS
+// with GetQueueAttributes; this package links no AWS SDK, so that processes that talk to no queue
+// (orders-api, customers-api) do not either.
+type DepthFunc func(ctx context.Context, name string) (visible, inFlight int64, err error)
+
+// QueueDepth exports the approximate number of messages of SQS queues, read by a DepthFunc every
+// interval (never per message):
 //
 //	sqs_queue_messages{queue,state="visible"}      waiting to be received
 //	sqs_queue_messages{queue,state="in_flight"}    received and not yet deleted (being handled)
 //
 // Name every queue the process uses, dead-letter queues included: a dead-letter queue that is not
-// empty is what the alerts look for. Queue URLs are looked up on the first successful read and again
-// after a failure. It is a prometheus.Collector: register it, then Run it.
+// empty is what the alerts look for. It is a prometheus.Collector: register it, then Run it.
 type QueueDepth struct {
-	client *sqs.Client
+	read   DepthFunc
 	queues []string
 	o      PollOptions
 	desc   *prometheus.Desc
@@ -35,7 +33,6 @@ type QueueDepth struct {
 	readings map[string]depthReading
 
 	pollMu   sync.Mutex
-	urls     map[string]string
 	failures map[string]*outage
 }
 
@@ -44,16 +41,15 @@ type depthReading struct {
 	at                time.Time
 }
 
-// NewQueueDepth returns a QueueDepth for queues, reached through client (queue.NewClient).
-func NewQueueDepth(client *sqs.Client, queues []string, o PollOptions) *QueueDepth {
+// NewQueueDepth returns a QueueDepth for queues, read through read (queue.NewDepthReader(client).Read).
+func NewQueueDepth(read DepthFunc, queues []string, o PollOptions) *QueueDepth {
 	q := &QueueDepth{
-		client: client,
-		o:      o.withDefaults(),
+		read: read,
+		o:    o.withDefaults(),
 		desc: prometheus.NewDesc("sqs_queue_messages",
 			"Approximate number of messages in an SQS queue, by state: visible (waiting) or in_flight (received, not yet deleted).",
 			[]string{"queue", "state"}, nil),
 		readings: map[string]depthReading{},
-		urls:     map[string]string{},
 		failures: map[string]*outage{},
 	}
 	for _, name := range queues {
@@ -77,62 +73,18 @@ func (q *QueueDepth) Poll(ctx context.Context) error {
 	defer q.pollMu.Unlock()
 	var errs []error
 	for _, name := range q.queues {
-		r, err := q.read(ctx, name)
+		visible, inFlight, err := q.read(ctx, name)
 		if err != nil {
-			// The queue may have been deleted and created again under a new URL.
-			delete(q.urls, name)
 			q.failures[name].failed(q.o.Log, "queue depth unavailable for metrics", err, "queue", name)
 			errs = append(errs, err)
 			continue
 		}
 		q.failures[name].recovered(q.o.Log, "queue depth readable again", "queue", name)
 		q.mu.Lock()
-		q.readings[name] = r
+		q.readings[name] = depthReading{visible: visible, inFlight: inFlight, at: time.Now()}
 		q.mu.Unlock()
 	}
 	return errors.Join(errs...)
-}
-
-func (q *QueueDepth) read(ctx context.Context, name string) (depthReading, error) {
-	url, ok := q.urls[name]
-	if !ok {
-		var err error
-		if url, err = queue.URL(ctx, q.client, name); err != nil {
-			return depthReading{}, err
-		}
-		q.urls[name] = url
-	}
-	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages,
-			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		return depthReading{}, fmt.Errorf("queue %q attributes: %w", name, err)
-	}
-	visible, err := attrInt(out.Attributes, types.QueueAttributeNameApproximateNumberOfMessages)
-	if err != nil {
-		return depthReading{}, fmt.Errorf("queue %q: %w", name, err)
-	}
-	inFlight, err := attrInt(out.Attributes, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)
-	if err != nil {
-		return depthReading{}, fmt.Errorf("queue %q: %w", name, err)
-	}
-	return depthReading{visible: visible, inFlight: inFlight, at: time.Now()}, nil
-}
-
-func attrInt(attrs map[string]string, name types.QueueAttributeName) (int64, error) {
-	s, ok := attrs[string(name)]
-	if !ok {
-		return 0, fmt.Errorf("attribute %s missing from the answer", name)
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("attribute %s: %q is not a number", name, s)
-	}
-	return n, nil
 }
 
 // Describe implements prometheus.Collector.

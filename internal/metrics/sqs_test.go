@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqstest"
 )
 
@@ -32,7 +33,7 @@ func TestQueueDepth(t *testing.T) {
 
 	var logs logBuffer
 	reg := prometheus.NewRegistry()
-	depth := metrics.NewQueueDepth(srv.Client(), []string{"order-commands", "order-commands-dlq", "no-such-queue", "order-commands"},
+	depth := metrics.NewQueueDepth(queue.NewDepthReader(srv.Client()).Read, []string{"order-commands", "order-commands-dlq", "no-such-queue", "order-commands"},
 		metrics.PollOptions{Interval: time.Minute, Log: logs.logger()})
 	reg.MustRegister(depth)
 	if err := depth.Poll(ctx); err == nil {
@@ -83,7 +84,7 @@ func TestQueueDepthOutage(t *testing.T) {
 	var logs logBuffer
 	interval := 100 * time.Millisecond
 	reg := prometheus.NewRegistry()
-	depth := metrics.NewQueueDepth(srv.Client(), srv.Queues, metrics.PollOptions{Interval: interval, Log: logs.logger()})
+	depth := metrics.NewQueueDepth(queue.NewDepthReader(srv.Client()).Read, srv.Queues, metrics.PollOptions{Interval: interval, Log: logs.logger()})
 	reg.MustRegister(depth)
 	go depth.Run(ctx)
 

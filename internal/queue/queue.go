@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -23,6 +24,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/b2b/backoffice/internal/config"
 )
@@ -260,13 +262,48 @@ func NewSubscriber(c Config, log *slog.Logger, o SubscriberOptions) (message.Sub
 				MaxNumberOfMessages:   maxMessages,
 				WaitTimeSeconds:       wait,
 				VisibilityTimeout:     visibility,
+
+				// For ReceiveCount: SQS sends it only when asked.
+				MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 			}, nil
 		},
+		Unmarshaler: receiveCountUnmarshaler{},
 	}, WatermillLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("sqs subscriber: %w", err)
 	}
 	return sub, nil
+}
+
+// MetaReceiveCount is the metadata key under which a subscriber of NewSubscriber puts SQS's
+// ApproximateReceiveCount of a received message. watermill-aws does not pass the message's system
+// attributes on, so the subscriber asks for this one and its unmarshaler copies it into the metadata.
+const MetaReceiveCount = "_sqs_approximate_receive_count"
+
+// ReceiveCount is how many times msg has been received, as SQS counts it: 1 on its first delivery,
+// more after a nack, a crash or an expired visibility timeout; 0 when unknown (not received through
+// NewSubscriber). It is approximate, like SQS's own count, and never a reason to treat a message
+// differently: idempotency does that. goaws v0.5.4 says 1 on every delivery (it never counts receives
+// up, though its redrive counts them), so locally it tells nothing.
+func ReceiveCount(msg *message.Message) int {
+	n, _ := strconv.Atoi(msg.Metadata.Get(MetaReceiveCount))
+	return n
+}
+
+// receiveCountUnmarshaler is watermill-aws's unmarshaler plus MetaReceiveCount.
+type receiveCountUnmarshaler struct {
+	wsqs.DefaultMarshalerUnmarshaler
+}
+
+func (u receiveCountUnmarshaler) Unmarshal(m *types.Message) (*message.Message, error) {
+	msg, err := u.DefaultMarshalerUnmarshaler.Unmarshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]; ok {
+		msg.Metadata.Set(MetaReceiveCount, n)
+	}
+	return msg, nil
 }
 
 // WatermillLogger adapts log for watermill. Watermill's Info messages (handler started, subscribed…)

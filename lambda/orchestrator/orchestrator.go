@@ -36,6 +36,7 @@ type Handler struct {
 	orders    orders
 	pub       message.Publisher
 	now       func() time.Time
+	observer  Observer // nil: nobody is told
 }
 
 // New returns the handler. pub publishes PlaceOrder commands to the queue named cfg.Queue; client makes the
@@ -70,6 +71,9 @@ func Routes(h *Handler, log *slog.Logger) http.Handler {
 // CreateAndConfirm is POST /orchestrator/create-and-confirm-order.
 func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
+	rec := &web.Recorder{ResponseWriter: w}
+	defer h.answered(rec)
+	w = rec
 	var body CreateRequest
 	if err := web.Decode(w, r, &body); err != nil {
 		web.Error(w, r, err)
@@ -158,6 +162,7 @@ func (h *Handler) run(ctx context.Context, req placeRequest, deadline time.Time)
 	}
 	sent := h.now()
 	status, data, err := h.wait(ctx, req.IdempotencyKey, hash, cust, deadline)
+	h.waited(status, h.now().Sub(sent))
 	// Where the time went, on the request's log line: sending the command, and waiting from then on for
 	// the worker's answer (the queue's delivery, the worker's processing, orders-api's hold).
 	web.Annotate(ctx, "send_ms", ms(sent.Sub(sending)), "wait_ms", ms(h.now().Sub(sent)))

@@ -9,8 +9,9 @@ import (
 )
 
 // Setup builds the whole HTTP handler from cfg: the SQS publisher, the upstream client and the routes.
-// Both cmd/lambda and cmd/local call it, so the three run modes differ only in how requests arrive.
-func Setup(cfg Config, log *slog.Logger) (http.Handler, func() error, error) {
+// Both cmd/lambda and cmd/local call it, so the three run modes differ only in how requests arrive (and
+// in opts: cmd/local counts what it answers for /metrics).
+func Setup(cfg Config, log *slog.Logger, opts ...Option) (http.Handler, func() error, error) {
 	pub, err := queue.NewPublisher(cfg.SQS, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("order commands publisher: %w", err)
@@ -22,6 +23,9 @@ func Setup(cfg Config, log *slog.Logger) (http.Handler, func() error, error) {
 	if err != nil {
 		_ = pub.Close()
 		return nil, nil, err
+	}
+	for _, o := range opts {
+		o(h)
 	}
 	return Routes(h, log), pub.Close, nil
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,24 +30,49 @@ type proc struct {
 	env    []string
 	port   int    // a port it listens on, checked free before start
 	health string // URL answering 200 when ready; "" means: ready when the port accepts connections
+	// metrics is the base URL its /metrics is under, printed once the stack is up; admin says that the
+	// URL is an admin listener's (with /health, and pprof when PPROF=true).
+	metrics string
+	admin   bool
 }
 
-func stack() []proc {
+// stack is every process of make run. The worker and the relay have no public port: their metrics
+// and health are on WORKER_ADMIN_ADDR and RELAY_ADMIN_ADDR (from the environment make loads).
+func stack(getenv func(string) string) []proc {
+	worker, workerPort := adminURL(getenv("WORKER_ADMIN_ADDR"), "127.0.0.1:9101")
+	relay, relayPort := adminURL(getenv("RELAY_ADMIN_ADDR"), "127.0.0.1:9102")
 	return []proc{
 		{name: "goaws", bin: "goaws", args: []string{"-config", "localstack/goaws.yaml", "-loglevel", "warn"}, port: 4100},
-		{name: "customers-api", bin: "customers-api", env: []string{"PORT=3001", "DB_NAME=customers"}, port: 3001, health: "http://127.0.0.1:3001/health"},
-		{name: "orders-api", bin: "orders-api", env: []string{"PORT=3002", "DB_NAME=orders"}, port: 3002, health: "http://127.0.0.1:3002/health"},
-		{name: "outbox-relay", bin: "outbox-relay", env: []string{"DB_NAME=orders"}},
-		{name: "orders-worker", bin: "orders-worker", env: []string{"DB_NAME=orders"}},
-		{name: "reporting", bin: "reporting", env: []string{"PORT=3004", "DB_NAME=reporting"}, port: 3004, health: "http://127.0.0.1:3004/health"},
-		{name: "orchestrator", bin: "orchestrator-local", env: []string{"PORT=3003"}, port: 3003, health: "http://127.0.0.1:3003/health"},
+		{name: "customers-api", bin: "customers-api", env: []string{"PORT=3001", "DB_NAME=customers"}, port: 3001, health: "http://127.0.0.1:3001/health", metrics: "http://127.0.0.1:3001"},
+		{name: "orders-api", bin: "orders-api", env: []string{"PORT=3002", "DB_NAME=orders"}, port: 3002, health: "http://127.0.0.1:3002/health", metrics: "http://127.0.0.1:3002"},
+		{name: "outbox-relay", bin: "outbox-relay", env: []string{"DB_NAME=orders"}, port: relayPort, health: relay + "/health", metrics: relay, admin: true},
+		{name: "orders-worker", bin: "orders-worker", env: []string{"DB_NAME=orders"}, port: workerPort, health: worker + "/health", metrics: worker, admin: true},
+		{name: "reporting", bin: "reporting", env: []string{"PORT=3004", "DB_NAME=reporting"}, port: 3004, health: "http://127.0.0.1:3004/health", metrics: "http://127.0.0.1:3004"},
+		{name: "orchestrator", bin: "orchestrator-local", env: []string{"PORT=3003"}, port: 3003, health: "http://127.0.0.1:3003/health", metrics: "http://127.0.0.1:3003"},
 	}
+}
+
+// adminURL is the base URL that reaches the admin address addr (def when empty) from this machine, and
+// its port.
+func adminURL(addr, def string) (string, int) {
+	if addr == "" {
+		addr = def
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port, _ = net.SplitHostPort(def)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	n, _ := strconv.Atoi(port)
+	return "http://" + net.JoinHostPort(host, port), n
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, "bin", stack(), os.Stdout); err != nil {
+	if err := run(ctx, "bin", stack(os.Getenv), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
 		os.Exit(1)
 	}
@@ -120,7 +146,7 @@ func run(ctx context.Context, binDir string, procs []proc, out io.Writer) error 
 	}
 
 	if len(procs) > 0 && procs[len(procs)-1].name == "orchestrator" {
-		fmt.Fprint(w, banner)
+		fmt.Fprint(w, banner(procs))
 	} else {
 		fmt.Fprintln(w, "[launcher] all processes are up")
 	}
@@ -198,7 +224,24 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	return s.w.Write(b)
 }
 
-var banner = strings.TrimLeft(`
+// banner is what the launcher prints once the stack is up: the URLs, every metrics URL, and a
+// ready-to-paste request.
+func banner(procs []proc) string {
+	var m strings.Builder
+	for _, p := range procs {
+		if p.metrics == "" {
+			continue
+		}
+		fmt.Fprintf(&m, "   %-14s %s/metrics", p.name, p.metrics)
+		if p.admin {
+			fmt.Fprintf(&m, "   (admin: also /health, and /debug/pprof/ with PPROF=true)")
+		}
+		m.WriteString("\n")
+	}
+	return strings.Replace(bannerText, "{{metrics}}", m.String(), 1)
+}
+
+var bannerText = strings.TrimLeft(`
 ================================================================================
  The stack is up. Ctrl-C stops everything.
 
@@ -208,6 +251,8 @@ var banner = strings.TrimLeft(`
    reporting      http://127.0.0.1:3004   (GET /reports/daily-sales?from=YYYY-MM-DD&to=YYYY-MM-DD, /health, /openapi.yaml)
    SQS (goaws)    http://127.0.0.1:4100   (topic order-events → reporting-order-events, order-events-tap; order-commands; DLQs)
 
+ Metrics (Prometheus text format; ops/prometheus.yml scrapes them, README "Operating it" says what matters):
+{{metrics}}
  Create and confirm an order:
 
    curl -sS -X POST http://localhost:3003/dev/orchestrator/create-and-confirm-order \

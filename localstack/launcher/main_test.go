@@ -152,3 +152,32 @@ func TestRunRefusesMissingBinaryAndBusyPort(t *testing.T) {
 		t.Errorf("busy port: run = %v", err)
 	}
 }
+
+// The banner lists every process's metrics URL; the worker's and the relay's follow their admin
+// addresses.
+func TestBannerListsEveryMetricsURL(t *testing.T) {
+	env := map[string]string{"WORKER_ADMIN_ADDR": ":9201", "RELAY_ADMIN_ADDR": "127.0.0.2:9202"}
+	procs := stack(func(k string) string { return env[k] })
+	b := banner(procs)
+	for _, want := range []string{
+		"customers-api  http://127.0.0.1:3001/metrics",
+		"orders-api     http://127.0.0.1:3002/metrics",
+		"orchestrator   http://127.0.0.1:3003/metrics",
+		"reporting      http://127.0.0.1:3004/metrics",
+		"orders-worker  http://127.0.0.1:9201/metrics",
+		"outbox-relay   http://127.0.0.2:9202/metrics",
+	} {
+		if !strings.Contains(b, want) {
+			t.Errorf("banner lacks %q:\n%s", want, b)
+		}
+	}
+	for _, p := range procs {
+		if p.name == "orders-worker" && (p.health != "http://127.0.0.1:9201/health" || p.port != 9201) {
+			t.Errorf("worker: health %q port %d, want its admin address", p.health, p.port)
+		}
+	}
+	if d := banner(stack(func(string) string { return "" })); !strings.Contains(d, "orders-worker  http://127.0.0.1:9101/metrics") ||
+		!strings.Contains(d, "outbox-relay   http://127.0.0.1:9102/metrics") {
+		t.Errorf("default admin addresses missing from the banner:\n%s", d)
+	}
+}

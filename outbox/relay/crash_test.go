@@ -42,7 +42,7 @@ func (e *env) startRelayProcess(t *testing.T, bin string, extra ...string) *rela
 		"AWS_ENDPOINT_URL="+e.sqs.Endpoint, "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"ORDER_EVENTS_TOPIC="+eventsTopic,
-		"OUTBOX_BATCH_SIZE=100", "OUTBOX_POLL_INTERVAL=10ms", "LOG_LEVEL=info")
+		"OUTBOX_BATCH_SIZE=100", "OUTBOX_POLL_INTERVAL=10ms", "LOG_LEVEL=info", "RELAY_ADMIN_ADDR=127.0.0.1:0")
 	cmd.Env = append(cmd.Env, extra...)
 	p := &relayProcess{cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

@@ -49,6 +49,8 @@ type Options struct {
 	LagLogEvery time.Duration
 	// Log receives the relay's log lines (default slog.Default()).
 	Log *slog.Logger
+	// Metrics counts what the relay sends (nil: nothing is counted).
+	Metrics *Metrics
 }
 
 func (o *Options) defaults() {
@@ -238,6 +240,9 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 		return res, err
 	}
 	r.delivered.Add(int64(res.delivered))
+	if res.selected > 0 {
+		r.o.Metrics.batch()
+	}
 	return res, nil
 }
 
@@ -406,8 +411,11 @@ func (r *Relay) sendChunk(ctx context.Context, lane int, chunk []row) sent {
 		for i, rw := range pending {
 			msgs[i] = rw.msg
 		}
+		sendStart := time.Now()
 		results, sendErr := r.dest.SendBatch(sendCtx, msgs)
+		took := time.Since(sendStart)
 		cancel()
+		deliveredBefore := len(out.delivered)
 		if sendErr != nil && isEventError(sendErr) {
 			// The call was refused for something one of its messages holds: find which, one by one.
 			if len(pending) == 1 {
@@ -448,6 +456,7 @@ func (r *Relay) sendChunk(ctx context.Context, lane int, chunk []row) sent {
 				r.down.end(lane)
 			}
 		}
+		r.o.Metrics.sendResult(len(out.delivered)-deliveredBefore, len(again), took)
 		pending = again
 		if len(pending) == 0 {
 			break
@@ -494,6 +503,7 @@ func (r *Relay) refuse(ctx context.Context, tx *sql.Tx, rw row, cause error) err
 	if err != nil {
 		return err
 	}
+	r.o.Metrics.refused(attempts >= r.o.MaxAttempts)
 	if attempts < r.o.MaxAttempts {
 		log.Warn("outbox event not accepted, will retry", "attempt", attempts, "max_attempts", r.o.MaxAttempts, "error", cause.Error())
 		return nil

@@ -290,6 +290,14 @@ func TestDeriveGoawsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The repository's config has the order-events topic: the harness's tap is added and subscribed to
+	// every topic, as for any config with topics.
+	if len(want.Topics) > 0 {
+		want.Queues = append(want.Queues, tapQueue)
+		for i := range want.Topics {
+			want.Topics[i].Queues = append(want.Topics[i].Queues, tapQueue)
+		}
+	}
 	withTopic := []byte(`Local:
   Host: localhost
   Port: "4100"

@@ -232,6 +232,9 @@ func baseEnv(file map[string]string) map[string]string {
 	for _, k := range []string{"PORT", "DB_NAME", "DB_DSN"} {
 		delete(m, k)
 	}
+	// The worker's and the relay's admin listeners take any free port: a relay of its own runs beside
+	// the stack's, and a `make run` may hold the default ports.
+	m["WORKER_ADMIN_ADDR"], m["RELAY_ADMIN_ADDR"] = "127.0.0.1:0", "127.0.0.1:0"
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
@@ -20,6 +21,12 @@ type config struct {
 	MaxBackoff   time.Duration
 	LagInterval  time.Duration
 	LogLevel     string
+	// Admin is where /metrics, /health and (with PPROF=true) pprof are served; MetricsPoll is how often
+	// the backlog and the depth of Queues (the consumers' queues subscribed to the topic, each with its
+	// "-dlq") are read for /metrics.
+	Admin       metrics.AdminConfig
+	MetricsPoll time.Duration
+	Queues      []string
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
@@ -36,6 +43,12 @@ func load(getenv func(string) string) (config, error) {
 		MaxBackoff:   l.Duration("OUTBOX_MAX_BACKOFF", 10*time.Second, 10*time.Minute),
 		LagInterval:  l.Duration("OUTBOX_LAG_INTERVAL", 10*time.Second, time.Hour),
 		LogLevel:     l.LogLevel(),
+		Admin:        metrics.LoadAdminConfig(l, "RELAY_ADMIN_ADDR", "127.0.0.1:9102"),
+		MetricsPoll:  metrics.LoadPollInterval(l),
+		Queues: []string{
+			l.String("REPORTING_EVENTS_QUEUE", "reporting-order-events"),
+			l.String("ORDER_EVENTS_TAP_QUEUE", "order-events-tap"),
+		},
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -57,5 +70,9 @@ func (c config) LogValue() slog.Value {
 		slog.String("max_backoff", c.MaxBackoff.String()),
 		slog.String("lag_interval", c.LagInterval.String()),
 		slog.String("log_level", c.LogLevel),
+		slog.String("admin_addr", c.Admin.Addr),
+		slog.Bool("pprof", c.Admin.Pprof),
+		slog.String("metrics_poll_interval", c.MetricsPoll.String()),
+		slog.Any("queues", c.Queues),
 	)
 }

@@ -18,6 +18,10 @@ func TestLoadDefaultsAndMasking(t *testing.T) {
 		c.PollInterval != 250*time.Millisecond || c.SQS.Region != "us-east-1" || c.SQS.Endpoint != "http://127.0.0.1:4100" {
 		t.Errorf("defaults: got %+v", c)
 	}
+	if c.Admin.Addr != "127.0.0.1:9102" || c.Admin.Pprof || c.MetricsPoll != 10*time.Second ||
+		strings.Join(c.Queues, ",") != "reporting-order-events,order-events-tap" {
+		t.Errorf("metrics defaults: got admin %+v, poll %s, queues %v", c.Admin, c.MetricsPoll, c.Queues)
+	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
 	attrs := buf.String()

@@ -60,6 +60,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer db.Close()
+	reg, stopAdmin, err := startMetrics(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 
 	topic, err := waitForTopic(ctx, cfg, log)
 	if err != nil || ctx.Err() != nil {
@@ -74,6 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxBackoff:   cfg.MaxBackoff,
 		LagInterval:  cfg.LagInterval,
 		Log:          log,
+		Metrics:      relay.NewMetrics(reg),
 	})
 	if err != nil {
 		return err

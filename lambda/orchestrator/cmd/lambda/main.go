@@ -2,6 +2,10 @@
 // integration). Build it as "bootstrap" for the provided.al2023 runtime:
 //
 //	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./lambda/orchestrator/cmd/lambda
+//
+// It listens on no port, so it serves no /metrics: on AWS the function's metrics are CloudWatch's
+// (Invocations, Errors, Duration, Throttles of the function; 4XXError, 5XXError, Latency of the API
+// stage). cmd/local serves the orchestrator's own metrics.
 package main
 
 import (

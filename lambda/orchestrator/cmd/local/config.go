@@ -2,14 +2,18 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/lambda/orchestrator"
 )
 
-// config is the orchestrator's configuration plus the port it serves on locally.
+// config is the orchestrator's configuration plus the port it serves on locally, where it also serves
+// /metrics, and how often it reads the depth of the commands queue for them.
 type config struct {
-	Port int
+	Port        int
+	MetricsPoll time.Duration
 	orchestrator.Config
 }
 
@@ -17,6 +21,7 @@ type config struct {
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	port := l.Int("PORT", 3003, 0, 65535)
+	poll := metrics.LoadPollInterval(l)
 	if err := l.Err(); err != nil {
 		return config{}, err
 	}
@@ -24,10 +29,11 @@ func load(getenv func(string) string) (config, error) {
 	if err != nil {
 		return config{}, err
 	}
-	return config{Port: port, Config: oc}, nil
+	return config{Port: port, MetricsPoll: poll, Config: oc}, nil
 }
 
 // LogValue is how the configuration appears in the start-up log line: secrets masked, durations as "2s".
 func (c config) LogValue() slog.Value {
-	return slog.GroupValue(append([]slog.Attr{slog.Int("port", c.Port)}, c.Config.Attrs()...)...)
+	return slog.GroupValue(append([]slog.Attr{slog.Int("port", c.Port), slog.String("metrics_poll_interval", c.MetricsPoll.String())},
+		c.Config.Attrs()...)...)
 }

@@ -1,6 +1,6 @@
 // Command local runs the orchestrator's handler as a plain HTTP server (default :3003), serving
 // /dev/orchestrator/create-and-confirm-order and /orchestrator/create-and-confirm-order like the deployed
-// API, and GET /health.
+// API, GET /health, and GET /metrics (which the Lambda build has no port for).
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/lambda/orchestrator"
 )
@@ -32,7 +33,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	log := logging.New(out, "orchestrator", cfg.LogLevel)
-	h, closePub, err := orchestrator.Setup(cfg.Config, log)
+	reg, err := registry(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	h, closePub, err := orchestrator.Setup(cfg.Config, log, orchestrator.WithObserver(newAnswerMetrics(reg)))
 	if err != nil {
 		return err
 	}
@@ -42,5 +47,5 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
 	log.Info("starting", "config", cfg)
-	return web.Serve(ctx, ln, h, log)
+	return web.Serve(ctx, ln, metrics.Instrument(reg, h), log)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/customers"
@@ -54,7 +55,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
+	reg, err := registry(db)
+	if err != nil {
+		return err
+	}
 	store := customerdb.New(db)
 	h := customerapi.Routes(log, customer.NewService(store), cfg.ServiceToken, store.Ping, customers.OpenAPI)
-	return web.Serve(ctx, ln, h, log)
+	return web.Serve(ctx, ln, metrics.Instrument(reg, h), log)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/apitest"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/services/customers"
 )
@@ -88,6 +89,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, base+"/health", nil)
 	if status, _, body := c.Do(t, nil, req); status != http.StatusOK {
 		t.Fatalf("health: got %d %s", status, body)
+	}
+	m := metricstest.Scrape(t, base+"/metrics")
+	if got := m.Value(t, "http_requests_total", "route", "/customers", "method", "POST", "code", "2xx"); got != 1 {
+		t.Errorf("http_requests_total{route=/customers,method=POST,code=2xx} = %v, want 1", got)
+	}
+	if m.Series("go_sql_open_connections", "db_name", "customers") != 1 || m.Series("sqldb_tx_retries_total") != 1 {
+		t.Errorf("/metrics lacks the pool or the retry metrics")
 	}
 
 	cancel()

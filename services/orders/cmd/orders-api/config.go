@@ -6,6 +6,7 @@ import (
 	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders/internal/order"
@@ -21,6 +22,8 @@ type config struct {
 	IdempotencyTTL   time.Duration
 	PurgeInterval    time.Duration
 	LogLevel         string
+	// MetricsPoll is how often the outbox backlog is read for /metrics.
+	MetricsPoll time.Duration
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
@@ -36,6 +39,7 @@ func load(getenv func(string) string) (config, error) {
 		IdempotencyTTL:   l.Duration("IDEMPOTENCY_TTL", order.DefaultIdempotencyTTL, 0),
 		PurgeInterval:    l.Duration("IDEMPOTENCY_PURGE_INTERVAL", 10*time.Minute, 24*time.Hour),
 		LogLevel:         l.LogLevel(),
+		MetricsPoll:      metrics.LoadPollInterval(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -58,5 +62,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("idempotency_ttl", c.IdempotencyTTL.String()),
 		slog.String("idempotency_purge_interval", c.PurgeInterval.String()),
 		slog.String("log_level", c.LogLevel),
+		slog.String("metrics_poll_interval", c.MetricsPoll.String()),
 	)
 }

@@ -16,11 +16,13 @@ import (
 
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+	"github.com/b2b/backoffice/services/orders/internal/ordermetrics"
 )
 
 func main() {
@@ -51,8 +53,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	reg, err := registry(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
 	store := orderdb.New(db)
-	svc := order.NewService(store, cust, order.Config{CancelWindow: cfg.CancelWindow, IdempotencyTTL: cfg.IdempotencyTTL})
+	svc := order.NewService(store, cust, order.Config{CancelWindow: cfg.CancelWindow, IdempotencyTTL: cfg.IdempotencyTTL,
+		Observer: ordermetrics.New(reg)})
 	go purgeKeys(ctx, svc, cfg.PurgeInterval, log)
 
 	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -60,7 +67,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
 	h := orderapi.Routes(log, svc, cfg.ServiceToken, map[string]web.Check{"db": store.Ping})
-	return web.Serve(ctx, l, h, log)
+	return web.Serve(ctx, l, metrics.Instrument(reg, h), log)
 }
 
 // purgeKeys deletes expired idempotency keys every interval until ctx is done.

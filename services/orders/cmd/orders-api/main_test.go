@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
 )
 
@@ -115,6 +116,22 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if s, _ := get("/internal/order-requests/k", "Authorization", "Bearer tok"); s != 404 {
 		t.Errorf("internal with token: got %d, want 404", s)
+	}
+	m := metricstest.Scrape(t, base+"/metrics")
+	if got := m.Value(t, "http_requests_total", "route", "/health", "method", "GET", "code", "2xx"); got != 1 {
+		t.Errorf("http_requests_total{route=/health,method=GET,code=2xx} = %v, want 1", got)
+	}
+	for _, name := range []string{"orders_created_total", "outbox_events_written_total", "go_sql_open_connections", "sqldb_tx_retries_total"} {
+		if m.Series(name) == 0 {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	// The backlog is read by a poller, at once after the start.
+	for deadline := time.Now().Add(10 * time.Second); metricstest.Scrape(t, base+"/metrics").Series("outbox_backlog_events") != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("/metrics lacks outbox_backlog_events")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if strings.Contains(out.String(), `"tok"`) {
 		t.Errorf("the service token was logged:\n%s", out.String())

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
@@ -24,12 +25,17 @@ type config struct {
 	Visibility time.Duration
 	Workers    int
 	LogLevel   string
+	// Admin is where /metrics, /health and (with PPROF=true) pprof are served; MetricsPoll is how
+	// often the queues' depth is read for /metrics.
+	Admin       metrics.AdminConfig
+	MetricsPoll time.Duration
 }
 
 // load reads the worker's environment: the orders database (DB_*), SQS (AWS_*), ORDER_COMMANDS_QUEUE
 // (order-commands), CUSTOMERS_API_BASE and SERVICE_TOKEN (required), CUSTOMERS_API_TIMEOUT (2s),
-// ORDER_COMMANDS_VISIBILITY_TIMEOUT (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info). Everything is
-// checked here, before any connection is tried, so a bad value stops the worker at once.
+// ORDER_COMMANDS_VISIBILITY_TIMEOUT (30s), WORKER_CONCURRENCY (4), LOG_LEVEL (info), WORKER_ADMIN_ADDR
+// (127.0.0.1:9101), PPROF (false), METRICS_POLL_INTERVAL (10s). Everything is checked here, before any
+// connection is tried, so a bad value stops the worker at once.
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	s := config{
@@ -42,6 +48,8 @@ func load(getenv func(string) string) (config, error) {
 		Visibility:       l.Duration("ORDER_COMMANDS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
 		Workers:          l.Int("WORKER_CONCURRENCY", 4, 1, 64),
 		LogLevel:         l.LogLevel(),
+		Admin:            metrics.LoadAdminConfig(l, "WORKER_ADMIN_ADDR", "127.0.0.1:9101"),
+		MetricsPoll:      metrics.LoadPollInterval(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -64,5 +72,8 @@ func (s config) LogValue() slog.Value {
 		slog.String("visibility_timeout", s.Visibility.String()),
 		slog.Int("workers", s.Workers),
 		slog.String("log_level", s.LogLevel),
+		slog.String("admin_addr", s.Admin.Addr),
+		slog.Bool("pprof", s.Admin.Pprof),
+		slog.String("metrics_poll_interval", s.MetricsPoll.String()),
 	)
 }

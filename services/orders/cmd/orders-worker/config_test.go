@@ -24,6 +24,9 @@ func TestLoad(t *testing.T) {
 		t.Errorf("defaults: got queue %q visibility %s workers %d db %q customers timeout %s, want order-commands 30s 4 orders 2s",
 			s.Queue, s.Visibility, s.Workers, s.DB.Name, s.CustomersTimeout)
 	}
+	if s.Admin.Addr != "127.0.0.1:9101" || s.Admin.Pprof || s.MetricsPoll != 10*time.Second {
+		t.Errorf("defaults: got admin %+v metrics poll %s, want 127.0.0.1:9101 without pprof, 10s", s.Admin, s.MetricsPoll)
+	}
 	env["CUSTOMERS_API_TIMEOUT"] = "750ms"
 	if s, err := load(get(env)); err != nil || s.CustomersTimeout != 750*time.Millisecond {
 		t.Errorf("CUSTOMERS_API_TIMEOUT=750ms: got %s, %v, want 750ms", s.CustomersTimeout, err)
@@ -38,6 +41,9 @@ func TestLoad(t *testing.T) {
 		{"CUSTOMERS_API_TIMEOUT", "2h", "config: CUSTOMERS_API_TIMEOUT must be a positive duration"},
 		{"CUSTOMERS_API_BASE", "h:3001", "config: CUSTOMERS_API_BASE "},
 		{"CUSTOMERS_API_BASE", "http://h:3001/?x=1", "config: CUSTOMERS_API_BASE "},
+		{"WORKER_ADMIN_ADDR", "9101", "config: WORKER_ADMIN_ADDR must be host:port"},
+		{"PPROF", "on", "config: PPROF must be true or false"},
+		{"METRICS_POLL_INTERVAL", "0s", "config: METRICS_POLL_INTERVAL must be a positive duration"},
 	} {
 		bad := map[string]string{}
 		for k, v := range env {

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
+	"github.com/b2b/backoffice/services/orders/internal/ordermetrics"
 	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
 
@@ -67,14 +69,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 	if err != nil {
 		return fmt.Errorf("config: CUSTOMERS_API_BASE %v", err)
 	}
-	var opts []orderworker.Option
+	reg, stopAdmin, err := startMetrics(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	opts := []orderworker.Option{orderworker.WithMetrics(orderworker.NewMetrics(reg))}
 	if *exitAfterCreate {
 		opts = append(opts, orderworker.AfterCreate(func(orderID int64) {
 			log.Warn("exiting after the create transaction (-exit-after-create)", "order_id", orderID)
 			os.Exit(exitCodeAfterCreate)
 		}))
 	}
-	w := orderworker.New(order.NewService(orderdb.New(db), cust, order.Config{}), log, opts...)
+	w := orderworker.New(order.NewService(orderdb.New(db), cust, order.Config{Observer: ordermetrics.New(reg)}), log, opts...)
 
 	sub, err := queue.NewSubscriber(cfg.SQS, log, queue.SubscriberOptions{
 		VisibilityTimeout: cfg.Visibility,
@@ -90,6 +97,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, args []
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
+	// watermill's own: handler time by success, messages received by acked or nacked.
+	wmetrics.NewPrometheusMetricsBuilder(reg, "watermill", "").AddPrometheusRouterMetrics(router)
 	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("place-order", cfg.Queue, sub, w.Handle)
 

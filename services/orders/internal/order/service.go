@@ -30,6 +30,18 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Observer is told what committed (nothing when nil).
+	Observer Observer
+}
+
+// Observer learns of the changes that committed, to count them. It is called after the commit, never
+// for a transaction that rolled back, nor for a replayed answer; it must be quick and cannot fail.
+type Observer interface {
+	// Committed is told the events a committed transaction wrote to the outbox: order.created,
+	// order.confirmed, order.canceled, order.rejected (with the error in its data).
+	Committed(evs []events.Envelope)
+	// StockConflict is told that a new order was refused for lack of stock (ErrInsufficientStock).
+	StockConflict()
 }
 
 // Service runs the use cases of orders-api, and the transactions of the orders-worker's PlaceOrder.
@@ -50,7 +62,43 @@ func NewService(store Store, customers Customers, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	return &Service{store: store, customers: customers, cfg: cfg}
+}
+
+type noObserver struct{}
+
+func (noObserver) Committed([]events.Envelope) {}
+func (noObserver) StockConflict()              {}
+
+// inTx runs fn in a transaction of the store and, once it committed, tells the Observer the events fn
+// published. fn may run more than once (deadlock retries): only the last run's events committed.
+func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
+	var published []events.Envelope
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		published = published[:0]
+		return fn(publishedTx{Tx: tx, evs: &published})
+	})
+	if err == nil && len(published) > 0 {
+		s.cfg.Observer.Committed(published)
+	}
+	return err
+}
+
+// publishedTx remembers the events published through it.
+type publishedTx struct {
+	Tx
+	evs *[]events.Envelope
+}
+
+func (t publishedTx) Publish(ctx context.Context, evs ...events.Envelope) error {
+	if err := t.Tx.Publish(ctx, evs...); err != nil {
+		return err
+	}
+	*t.evs = append(*t.evs, evs...)
+	return nil
 }
 
 // Render encodes an order as the body of an answer. Idempotent operations store that body with their
@@ -259,9 +307,12 @@ var errStockChanged = errors.New("stock or price changed since it was read")
 // transaction that locks the products first (lock true), which cannot fail that way and reports a
 // shortage exactly.
 func (s *Service) inStockTx(ctx context.Context, fn func(tx Tx, lock bool) error) error {
-	err := s.store.InTx(ctx, func(tx Tx) error { return fn(tx, false) })
+	err := s.inTx(ctx, func(tx Tx) error { return fn(tx, false) })
 	if errors.Is(err, errStockChanged) {
-		err = s.store.InTx(ctx, func(tx Tx) error { return fn(tx, true) })
+		err = s.inTx(ctx, func(tx Tx) error { return fn(tx, true) })
+	}
+	if errors.Is(err, ErrInsufficientStock) {
+		s.cfg.Observer.StockConflict()
 	}
 	return err
 }
@@ -356,7 +407,7 @@ func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte
 	k := Key{Scope: ScopeConfirm, Value: key, Hash: hex.EncodeToString(sum[:]), TargetID: id, At: by.At, ExpiresAt: by.At.Add(s.cfg.IdempotencyTTL)}
 	return withKeyRace(func() (Outcome, error) {
 		var out Outcome
-		err := s.store.InTx(ctx, func(tx Tx) error {
+		err := s.inTx(ctx, func(tx Tx) error {
 			out = Outcome{}
 			// The key before the order's lock: a concurrent request with the same key waits on the key
 			// and then replays instead of changing the order again.
@@ -402,7 +453,7 @@ func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	by := s.origin(ctx)
 	var o Order
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
 		if o, err = tx.LockOrder(ctx, id); err != nil {
 			return err
@@ -533,7 +584,7 @@ func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []event
 func (s *Service) ConfirmRequest(ctx context.Context, r Request) (Request, error) {
 	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
 	final := r
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		final = r
 		o, err := tx.LockOrder(ctx, r.OrderID)
 		if err != nil {
@@ -580,7 +631,7 @@ func (s *Service) RejectRequest(ctx context.Context, r Request, items []events.L
 	if err != nil {
 		return Request{}, err
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		if err := tx.InsertRequest(ctx, rejected, by.At); err != nil {
 			return err
 		}

@@ -26,6 +26,9 @@ const (
 	OutcomeForeign   = "foreign"   // the key is recorded for another request; that one stands
 	OutcomeDropped   = "dropped"   // the command can never be recorded (no valid key): acked, logged as an error
 	OutcomeRetried   = "retried"   // a transient failure: nacked, the queue delivers the command again
+	// OutcomeUndecodable: the body is not a PlaceOrder; nacked, so that the queue moves it to the
+	// dead-letter queue after its maximum receives.
+	OutcomeUndecodable = "undecodable"
 )
 
 // Worker processes PlaceOrder commands.
@@ -33,6 +36,7 @@ type Worker struct {
 	svc         *order.Service
 	log         *slog.Logger
 	afterCreate func(orderID int64)
+	metrics     *Metrics // nil: not counted
 }
 
 // Option changes a Worker.
@@ -62,6 +66,7 @@ type Result struct {
 // Each delivery is logged once, with its outcome and duration, under the command's correlation id.
 func (w *Worker) Handle(msg *message.Message) error {
 	start := time.Now()
+	w.metrics.received(msg)
 	var cmd events.PlaceOrder
 	decodeErr := json.Unmarshal(msg.Payload, &cmd)
 	corr := msg.Metadata.Get(events.MetaCorrelationID)
@@ -81,6 +86,7 @@ func (w *Worker) Handle(msg *message.Message) error {
 		// receives, where it can be looked at, instead of dropping it.
 		log.Error("place order: undecodable command", "error", decodeErr.Error(),
 			"attr_idempotency_key", msg.Metadata.Get(events.MetaIdempotencyKey))
+		w.metrics.handled(OutcomeUndecodable, time.Since(start))
 		return fmt.Errorf("decode PlaceOrder: %w", decodeErr)
 	}
 	if h := events.RequestHash(cmd.CustomerID, cmd.Items); cmd.RequestHash != "" && cmd.RequestHash != h {
@@ -88,6 +94,7 @@ func (w *Worker) Handle(msg *message.Message) error {
 			"command_hash", cmd.RequestHash, "request_hash", h)
 	}
 	res, err := w.PlaceOrder(ctx, cmd)
+	w.metrics.handled(res.Outcome, time.Since(start))
 	attrs := []any{"outcome", res.Outcome, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
 	if !cmd.RequestedAt.IsZero() {
 		// From the orchestrator's request to this delivery: mostly the time on the queue.

@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
+	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/services/customers/customerstest"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
@@ -400,5 +403,51 @@ func TestHandle(t *testing.T) {
 	// The events carry the correlation id the message attribute gave.
 	if n := e.count(`SELECT COUNT(*) FROM outbox WHERE JSON_VALUE(payload, '$.correlation_id') = 'corr-h-ok'`); n != 2 {
 		t.Errorf("events with the attribute's correlation id: got %d, want 2", n)
+	}
+}
+
+// TestHandleMetrics: every delivery is counted by outcome and timed; a message delivered again (the same
+// message id, or SQS's receive count above 1) counts as redelivered, a new message with the same
+// idempotency key does not.
+func TestHandleMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, orderworker.WithMetrics(orderworker.NewMetrics(reg)))
+	p := e.product("HM-1", 100, 1)
+	msg := func(id string, cmd any) *message.Message {
+		b, ok := cmd.([]byte)
+		if !ok {
+			b, _ = json.Marshal(cmd)
+		}
+		return message.NewMessage(id, b)
+	}
+	s := metricstest.Gather(t, reg)
+	for _, o := range []string{"confirmed", "rejected", "foreign", "dropped", "retried", "undecodable"} {
+		if got := s.Value(t, "worker_commands_total", "outcome", o); got != 0 {
+			t.Errorf("worker_commands_total{outcome=%s} = %v at start, want 0", o, got)
+		}
+	}
+
+	ok := placeOrder("hm-ok", 1, [2]int64{p, 1})
+	_ = e.w.Handle(msg("m-1", ok))
+	_ = e.w.Handle(msg("m-1", ok))                                        // redelivered: same message
+	_ = e.w.Handle(msg("m-2", ok))                                        // a client's resend: new message, same key
+	_ = e.w.Handle(msg("m-3", placeOrder("hm-short", 1, [2]int64{p, 5}))) // rejected
+	_ = e.w.Handle(msg("m-4", []byte("{not json")))
+	_ = e.w.Handle(msg("m-4", []byte("{not json")))
+	counted := msg("m-5", []byte("{not json"))
+	counted.Metadata.Set(queue.MetaReceiveCount, "2") // SQS's own count: delivered before, elsewhere
+	_ = e.w.Handle(counted)
+
+	s = metricstest.Gather(t, reg)
+	for outcome, want := range map[string]float64{"confirmed": 3, "rejected": 1, "undecodable": 3, "retried": 0} {
+		if got := s.Value(t, "worker_commands_total", "outcome", outcome); got != want {
+			t.Errorf("worker_commands_total{outcome=%s} = %v, want %v", outcome, got, want)
+		}
+		if got := s.Sum("worker_command_duration_seconds_count", "outcome", outcome); got != want {
+			t.Errorf("worker_command_duration_seconds_count{outcome=%s} = %v, want %v", outcome, got, want)
+		}
+	}
+	if got := s.Value(t, "worker_commands_redelivered_total"); got != 3 {
+		t.Errorf("worker_commands_redelivered_total = %v, want 3 (m-1 and m-4 again, m-5 by its receive count)", got)
 	}
 }

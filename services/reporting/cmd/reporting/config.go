@@ -5,6 +5,7 @@ import (
 	"time"
 
 	env "github.com/b2b/backoffice/internal/config"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
@@ -20,11 +21,14 @@ type config struct {
 	Visibility time.Duration
 	Workers    int
 	LogLevel   string
+	// MetricsPoll is how often the depth of the queue and its dead-letter queue is read for /metrics.
+	MetricsPoll time.Duration
 }
 
 // load reads the configuration: PORT (3004), the reporting database (DB_*), SQS (AWS_*),
 // REPORTING_EVENTS_QUEUE (reporting-order-events), REPORTING_EVENTS_VISIBILITY_TIMEOUT (30s),
-// REPORTING_CONCURRENCY (4) and LOG_LEVEL (info). The error names the first bad variable.
+// REPORTING_CONCURRENCY (4), LOG_LEVEL (info) and METRICS_POLL_INTERVAL (10s). The error names the first
+// bad variable.
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	c := config{
@@ -36,6 +40,7 @@ func load(getenv func(string) string) (config, error) {
 		Workers:    l.Int("REPORTING_CONCURRENCY", 4, 1, 64),
 		LogLevel:   l.LogLevel(),
 	}
+	c.MetricsPoll = metrics.LoadPollInterval(l)
 	if err := l.Err(); err != nil {
 		return config{}, err
 	}
@@ -52,5 +57,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("visibility_timeout", c.Visibility.String()),
 		slog.Int("workers", c.Workers),
 		slog.String("log_level", c.LogLevel),
+		slog.String("metrics_poll_interval", c.MetricsPoll.String()),
 	)
 }

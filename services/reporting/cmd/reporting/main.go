@@ -25,10 +25,12 @@ import (
 	"syscall"
 	"time"
 
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
@@ -96,6 +98,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 	if err != nil {
 		return fmt.Errorf("events %v (is REPORTING_EVENTS_QUEUE created at %q?)", err, cfg.SQS.Endpoint)
 	}
+	reg, err := registry(ctx, cfg, db, client, log)
+	if err != nil {
+		return err
+	}
 	sub, err := queue.NewSubscriber(cfg.SQS, log, queue.SubscriberOptions{
 		VisibilityTimeout: cfg.Visibility,
 		// One message per receive: a poison message is nacked until the redrive policy moves it to the
@@ -112,6 +118,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 		return fmt.Errorf("router: %w", err)
 	}
 	c := &consumer{svc: svc, log: log}
+	// watermill's own: handler time, and messages received by acked or nacked (the consumer nacks a
+	// failure itself rather than returning it, so failures show there, not as success="false").
+	wmetrics.NewPrometheusMetricsBuilder(reg, "watermill", "").AddPrometheusRouterMetrics(router)
 	router.AddMiddleware(c.middlewares()...)
 	router.AddConsumerHandler("order-events", cfg.Queue, sub, c.handle)
 
@@ -124,7 +133,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
 	errc := make(chan error, 2)
-	go func() { errc <- web.Serve(ctx, ln, h, log) }()
+	go func() { errc <- web.Serve(ctx, ln, metrics.Instrument(reg, h), log) }()
 	go func() {
 		// Run returns once ctx is done and the events in flight are finished (or CloseTimeout passed).
 		err := router.Run(ctx)
