@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/internal/web"
@@ -21,6 +22,7 @@ type config struct {
 	IdempotencyTTL   time.Duration
 	PurgeInterval    time.Duration
 	LogLevel         string
+	Auth             auth.Config
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
@@ -36,6 +38,7 @@ func load(getenv func(string) string) (config, error) {
 		IdempotencyTTL:   l.Duration("IDEMPOTENCY_TTL", order.DefaultIdempotencyTTL, 0),
 		PurgeInterval:    l.Duration("IDEMPOTENCY_PURGE_INTERVAL", 10*time.Minute, 24*time.Hour),
 		LogLevel:         l.LogLevel(),
+		Auth:             auth.LoadConfig(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -58,5 +61,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("idempotency_ttl", c.IdempotencyTTL.String()),
 		slog.String("idempotency_purge_interval", c.PurgeInterval.String()),
 		slog.String("log_level", c.LogLevel),
+		slog.Any("auth", c.Auth),
 	)
 }

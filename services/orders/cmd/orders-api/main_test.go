@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 )
 
+// envOf is an environment with the test tokens' AUTH_* variables and kv.
 func envOf(kv ...string) func(string) string {
-	m := map[string]string{}
+	m := authtest.EnvMap()
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
@@ -47,6 +49,9 @@ func TestLoad(t *testing.T) {
 		{envOf("SERVICE_TOKEN", "x", "CANCEL_WINDOW", "10"), "config: CANCEL_WINDOW must be a positive duration"},
 		{envOf("SERVICE_TOKEN", "x", "IDEMPOTENCY_TTL", "-1h"), "config: IDEMPOTENCY_TTL must be a positive duration"},
 		{envOf("SERVICE_TOKEN", "x", "CUSTOMERS_API_BASE", "localhost:3001"), "config: CUSTOMERS_API_BASE"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_HS256_SECRET", ""), "config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_JWKS_URL", "http://idp.example/jwks"), "config: AUTH_JWKS_URL must use https"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_AUDIENCE", ""), "config: AUTH_AUDIENCE is required"},
 	} {
 		if _, err := load(tc.env); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
@@ -56,7 +61,8 @@ func TestLoad(t *testing.T) {
 	c, _ = load(envOf("SERVICE_TOKEN", "very-secret-token", "DB_PASSWORD", "pw-secret", "DB_DSN", "u:pw-secret@tcp(h:3306)/orders"))
 	var line bytes.Buffer
 	slog.New(slog.NewJSONHandler(&line, nil)).Info("starting", "config", c)
-	if s := line.String(); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") || !strings.Contains(s, `"host":"127.0.0.1"`) {
+	if s := line.String(); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") || strings.Contains(s, authtest.Secret) ||
+		!strings.Contains(s, `"host":"127.0.0.1"`) || !strings.Contains(s, `"issuer":"`+authtest.Issuer+`"`) {
 		t.Errorf("start-up line leaks a secret or lacks the database: %s", s)
 	}
 }
@@ -115,6 +121,12 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if s, _ := get("/internal/order-requests/k", "Authorization", "Bearer tok"); s != 404 {
 		t.Errorf("internal with token: got %d, want 404", s)
+	}
+	if s, _ := get("/orders"); s != 401 {
+		t.Errorf("orders without an access token: got %d, want 401", s)
+	}
+	if s, b := get("/orders", "Authorization", authtest.Bearer(authtest.Operator(t))); s != 200 || b != `{"data":[],"next_cursor":null}` {
+		t.Errorf("orders with an access token: got %d %s, want an empty page", s, b)
 	}
 	if strings.Contains(out.String(), `"tok"`) {
 		t.Errorf("the service token was logged:\n%s", out.String())
