@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -20,11 +21,13 @@ type config struct {
 	Visibility time.Duration
 	Workers    int
 	LogLevel   string
+	Auth       auth.Config
 }
 
 // load reads the configuration: PORT (3004), the reporting database (DB_*), SQS (AWS_*),
 // REPORTING_EVENTS_QUEUE (reporting-order-events), REPORTING_EVENTS_VISIBILITY_TIMEOUT (30s),
-// REPORTING_CONCURRENCY (4) and LOG_LEVEL (info). The error names the first bad variable.
+// REPORTING_CONCURRENCY (4), LOG_LEVEL (info) and the AUTH_* variables of access tokens (see
+// auth.LoadConfig). The error names the first bad variable.
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	c := config{
@@ -35,6 +38,7 @@ func load(getenv func(string) string) (config, error) {
 		Visibility: l.Duration("REPORTING_EVENTS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
 		Workers:    l.Int("REPORTING_CONCURRENCY", 4, 1, 64),
 		LogLevel:   l.LogLevel(),
+		Auth:       auth.LoadConfig(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -52,5 +56,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("visibility_timeout", c.Visibility.String()),
 		slog.Int("workers", c.Workers),
 		slog.String("log_level", c.LogLevel),
+		slog.Any("auth", c.Auth),
 	)
 }
