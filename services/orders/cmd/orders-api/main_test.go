@@ -148,3 +148,50 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatal("run did not return after cancel")
 	}
 }
+
+// TestRunWithAuthDisabled: AUTH_DISABLED=true starts without any way to verify tokens, warns at start, and
+// lets every request in as an operator, warning on each.
+func TestRunWithAuthDisabled(t *testing.T) {
+	db := dbtest.New(t, "orders")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &proctest.Buffer{}
+	done := make(chan error, 1)
+	env := map[string]string{"PORT": "0", "DB_DSN": db.DSN, "SERVICE_TOKEN": "tok", "DB_CONNECT_TIMEOUT": "5s", "AUTH_DISABLED": "true"}
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, out) }()
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, out.String())
+		default:
+		}
+		for _, l := range out.Lines() {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "listening" {
+				addr = m.Addr
+			}
+		}
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	resp, err := http.Get("http://127.0.0.1:" + port + "/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /orders without a token: got %d, want 200 with authentication disabled", resp.StatusCode)
+	}
+	cancel()
+	<-done
+	logs := out.String()
+	for _, want := range []string{
+		`"level":"WARN","msg":"authentication is disabled (AUTH_DISABLED=true): every request acts as an operator`,
+		`"level":"WARN","msg":"authentication is disabled (AUTH_DISABLED=true): request not authenticated"`,
+		`"sub":"auth-disabled"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log:\n%s", want, logs)
+		}
+	}
+}
