@@ -290,6 +290,13 @@ func TestDeriveGoawsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The repository's topology has topics, so the harness subscribes its own tap queue to each.
+	if len(want.Topics) > 0 {
+		want.Queues = append(want.Queues, tapQueue)
+		for i := range want.Topics {
+			want.Topics[i].Queues = append(want.Topics[i].Queues, tapQueue)
+		}
+	}
 	withTopic := []byte(`Local:
   Host: localhost
   Port: "4100"
