@@ -22,12 +22,17 @@ build:
 	go build -o $(BIN)/orchestrator-local ./lambda/orchestrator/cmd/local
 	go build -o $(BIN)/goaws github.com/Admiral-Piett/goaws/app/cmd
 
-# The orchestrator for AWS Lambda (provided.al2023, arm64): bin/orchestrator.zip holding one file, bootstrap.
+# The orchestrator for AWS Lambda (provided.al2023, arm64): bin/orchestrator.zip holding one file, bootstrap;
+# bin/authorizer.zip the same for its API Gateway authorizer.
 lambda-zip:
 	@mkdir -p $(BIN)/lambda
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -o $(BIN)/lambda/bootstrap ./lambda/orchestrator/cmd/lambda
 	go tool build-lambda-zip -o $(BIN)/orchestrator.zip $(BIN)/lambda/bootstrap
 	@echo "built $(BIN)/orchestrator.zip"
+	@mkdir -p $(BIN)/authorizer
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -o $(BIN)/authorizer/bootstrap ./lambda/orchestrator/cmd/authorizer
+	go tool build-lambda-zip -o $(BIN)/authorizer.zip $(BIN)/authorizer/bootstrap
+	@echo "built $(BIN)/authorizer.zip (its API Gateway authorizer)"
 
 # Static checks, all part of `make test`: go vet, gofmt and staticcheck (pinned as a go.mod tool).
 # The dependency direction (domain packages import no SQL, HTTP, AWS or messaging; the HTTP APIs link no

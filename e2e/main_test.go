@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/db"
+	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/sqstest"
 )
@@ -228,6 +231,9 @@ type stack struct {
 	// OrchCustomersBase and OrchOrdersBase are the bases the orchestrator was given.
 	orchCustomersBase, orchOrdersBase string
 	workerEnv                         map[string]string
+
+	// tapped are the events read from the tap queue so far, by aggregate id.
+	tapped map[string][]events.Envelope
 }
 
 type stackOptions struct {
@@ -268,13 +274,15 @@ func newStack(t *testing.T, o stackOptions) *stack {
 
 	cport := freePort(t)
 	s.customersURL = "http://127.0.0.1:" + strconv.Itoa(cport)
-	s.customers = newProc(t, "customers-api", merge(o.env, map[string]string{
+	// The APIs and reporting verify the tests' access tokens (authtest); the worker, the relay and the local
+	// orchestrator need none.
+	s.customers = newProc(t, "customers-api", merge(o.env, authtest.EnvMap(), map[string]string{
 		"PORT": strconv.Itoa(cport), "DB_DSN": s.customersDB.DSN, "SERVICE_TOKEN": token, "LOG_LEVEL": "info",
 	})).start()
 
 	oport := freePort(t)
 	s.ordersURL = "http://127.0.0.1:" + strconv.Itoa(oport)
-	s.orders = newProc(t, "orders-api", merge(o.env, map[string]string{
+	s.orders = newProc(t, "orders-api", merge(o.env, authtest.EnvMap(), map[string]string{
 		"PORT": strconv.Itoa(oport), "DB_DSN": s.ordersDB.DSN, "SERVICE_TOKEN": token,
 		"CUSTOMERS_API_BASE": s.customersURL, "LOG_LEVEL": "info",
 	})).start()
@@ -336,7 +344,7 @@ func (s *stack) startEvents(aws, env map[string]string) {
 	})).start()
 	rport := freePort(t)
 	s.reportingURL = "http://127.0.0.1:" + strconv.Itoa(rport)
-	s.reporting = newProc(t, "reporting", merge(env, aws, map[string]string{
+	s.reporting = newProc(t, "reporting", merge(env, aws, authtest.EnvMap(), map[string]string{
 		"PORT": strconv.Itoa(rport), "DB_DSN": reportingDB.DSN, "REPORTING_EVENTS_QUEUE": reportingQueue,
 		"REPORTING_EVENTS_VISIBILITY_TIMEOUT": "2s", "LOG_LEVEL": "info",
 	})).start()
@@ -554,4 +562,51 @@ func logLines(out, corr string) []string {
 		}
 	}
 	return lines
+}
+
+// auditActors returns the audit records of entity id in the orders database, as "action by actor/customer".
+func (s *stack) auditActors(entity string, id int64) []string {
+	s.t.Helper()
+	rows, err := s.ordersDB.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0) FROM audit_log WHERE entity_type = ? AND entity_id = ? ORDER BY id`, entity, id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var action, actor string
+		var bound int64
+		if err := rows.Scan(&action, &actor, &bound); err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s by %s/%d", action, actor, bound))
+	}
+	return out
+}
+
+// published waits until the relay has published n events of aggregate id to the topic (the stack runs
+// with stackOptions.events), reads them from the tap queue subscribed to it, and returns them as "type by
+// actor", in aggregate version order. Events of other aggregates read on the way are kept for later calls.
+func (s *stack) published(t *testing.T, aggregateID string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.tapped[aggregateID]) < n && time.Now().Before(deadline) {
+		for _, m := range s.sqs.Collect(t, tapQueue, 1, 2*time.Second) {
+			var ev events.Envelope
+			if err := json.Unmarshal([]byte(m.Body), &ev); err != nil {
+				t.Fatalf("tap: not an event: %s", m.Body)
+			}
+			if s.tapped == nil {
+				s.tapped = map[string][]events.Envelope{}
+			}
+			s.tapped[ev.AggregateID] = append(s.tapped[ev.AggregateID], ev)
+		}
+	}
+	evs := slices.Clone(s.tapped[aggregateID])
+	slices.SortFunc(evs, func(a, b events.Envelope) int { return a.AggregateVersion - b.AggregateVersion })
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Type+" by "+ev.Actor)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/lambda/orchestrator"
 )
@@ -139,12 +140,16 @@ func TestMetrics(t *testing.T) {
 	t.Run("a thousand order ids make one series", func(t *testing.T) {
 		ids := make(chan int)
 		var wg sync.WaitGroup
+		bearer := authtest.Bearer(authtest.Operator(t))
 		for range 4 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for id := range ids {
-					resp, err := http.Get(s.ordersURL + "/orders/" + strconv.Itoa(id))
+					// Unknown orders: each a 404 through the whole route, authentication included.
+					req, _ := http.NewRequest(http.MethodGet, s.ordersURL+"/orders/"+strconv.Itoa(id), nil)
+					req.Header.Set("Authorization", bearer)
+					resp, err := http.DefaultClient.Do(req)
 					if err != nil {
 						t.Error(err)
 						return
@@ -230,7 +235,10 @@ func TestMetrics(t *testing.T) {
 func restOrder(t *testing.T, s *stack, p int64) {
 	t.Helper()
 	body := fmt.Sprintf(`{"customer_id":1,"items":[{"product_id":%d,"qty":1}]}`, p)
-	resp, err := http.Post(s.ordersURL+"/orders", "application/json", bytes.NewReader([]byte(body)))
+	req, _ := http.NewRequest(http.MethodPost, s.ordersURL+"/orders", bytes.NewReader([]byte(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", authtest.Bearer(authtest.Operator(t)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

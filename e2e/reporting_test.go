@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/lambda/orchestrator"
 )
 
@@ -31,9 +33,14 @@ func (s *stack) waitForSales(what string, ok func(dailySales) bool) dailySales {
 	url := fmt.Sprintf("%s/reports/daily-sales?from=%s&to=%s", s.reportingURL, day, day)
 	var last dailySales
 	var raw []byte
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authtest.Bearer(authtest.Token(s.t, auth.Principal{Subject: "e2e-reader", Scopes: []string{auth.ScopeReportsRead}})))
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			raw, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -74,13 +81,8 @@ func TestOrderReachesTheReports(t *testing.T) {
 		t.Errorf("after the confirmation: got %+v, want 1 confirmed, 3 units, 7500 cents", r)
 	}
 
-	resp, err := http.Post(fmt.Sprintf("%s/orders/%d/cancel", s.ordersURL, data.Order.ID), "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("cancel: got %d, want 200", resp.StatusCode)
+	if status, body := send(t, "POST", fmt.Sprintf("%s/orders/%d/cancel", s.ordersURL, data.Order.ID), authtest.Bearer(authtest.Operator(t)), ""); status != http.StatusOK {
+		t.Fatalf("cancel: got %d %v, want 200", status, body)
 	}
 	got = s.waitForSales("the cancellation", func(d dailySales) bool {
 		return len(d.Data) == 1 && d.Data[0].OrdersCanceled == 1

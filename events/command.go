@@ -22,6 +22,12 @@ type PlaceOrder struct {
 	Items          []LineItem `json:"items"`
 	CorrelationID  string     `json:"correlation_id"`
 	RequestedAt    time.Time  `json:"requested_at"`
+	// Actor is the subject of the orchestrator's caller, recorded as the actor of the order's changes;
+	// empty when nobody authenticated the caller (the local orchestrator).
+	Actor string `json:"actor,omitempty"`
+	// ActorCustomerID is the customer the caller is bound to (its token's customer_id); 0 for an
+	// operator. Such a caller may only order for that customer.
+	ActorCustomerID int64 `json:"actor_customer_id,omitempty"`
 }
 
 // MergeItems merges lines of the same product (adding quantities) and sorts them by product id.

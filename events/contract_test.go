@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/asyncapitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/sqstest"
@@ -26,6 +28,9 @@ func TestMain(m *testing.M) { proctest.Main(m) }
 
 const token = "contract-test-token"
 
+// operator is the access token of the REST calls, signed once the test starts.
+var operator string
+
 // TestRealEventsMatchTheContract drives the real orders-api and orders-worker binaries through every
 // kind of change (created, confirmed, canceled before and after confirmation, and PlaceOrder commands
 // rejected for each business reason), then checks every event they wrote to the outbox, payload and
@@ -33,11 +38,12 @@ const token = "contract-test-token"
 // an undocumented field, a changed type or a missing attribute fails here.
 func TestRealEventsMatchTheContract(t *testing.T) {
 	contract := asyncapitest.Load(t, events.AsyncAPI)
+	operator = authtest.Operator(t)
 	customersDB, ordersDB := dbtest.New(t, "customers"), dbtest.New(t, "orders")
 	sqs := sqstest.Start(t, "order-commands")
 
-	customers := start(t, "customers-api", "PORT=0", "DB_DSN="+customersDB.DSN, "SERVICE_TOKEN="+token)
-	orders := start(t, "orders-api", "PORT=0", "DB_DSN="+ordersDB.DSN, "SERVICE_TOKEN="+token, "CUSTOMERS_API_BASE="+customers.url)
+	customers := start(t, "customers-api", append(authtest.Env(), "PORT=0", "DB_DSN="+customersDB.DSN, "SERVICE_TOKEN="+token)...)
+	orders := start(t, "orders-api", append(authtest.Env(), "PORT=0", "DB_DSN="+ordersDB.DSN, "SERVICE_TOKEN="+token, "CUSTOMERS_API_BASE="+customers.url)...)
 	c := sqs.Config()
 	start(t, "orders-worker", "DB_DSN="+ordersDB.DSN, "SERVICE_TOKEN="+token, "CUSTOMERS_API_BASE="+customers.url,
 		"AWS_REGION="+c.Region, "AWS_ENDPOINT_URL="+c.Endpoint, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
@@ -71,7 +77,8 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 		"place-invalid-line": {customer, []events.LineItem{{ProductID: toInt(plenty), Qty: 0}}},
 	} {
 		body, _ := json.Marshal(events.PlaceOrder{IdempotencyKey: key, CustomerID: toInt(cmd.customer), Items: cmd.items,
-			RequestHash: events.RequestHash(toInt(cmd.customer), cmd.items), CorrelationID: "corr-" + key, RequestedAt: time.Now().UTC()})
+			RequestHash: events.RequestHash(toInt(cmd.customer), cmd.items), CorrelationID: "corr-" + key, RequestedAt: time.Now().UTC(),
+			Actor: "orchestrator-caller"})
 		sqs.Send(t, "order-commands", string(body), map[string]string{events.MetaCorrelationID: "corr-" + key, events.MetaIdempotencyKey: key})
 	}
 
@@ -103,6 +110,7 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 	}
 	var all []stored
 	types := map[string]int{}
+	actors := map[string]int{}
 	codes := map[string]bool{}
 	for rows.Next() {
 		var uuid string
@@ -122,6 +130,7 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 		var env events.Envelope
 		_ = json.Unmarshal(payload, &env)
 		types[env.Type]++
+		actors[env.Actor]++
 		if env.Type == events.OrderRejected {
 			var r events.Rejected
 			_ = json.Unmarshal(env.Data, &r)
@@ -138,6 +147,10 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 	if types[events.OrderCreated] != 4 || types[events.OrderConfirmed] != 3 || types[events.OrderCanceled] != 2 || types[events.OrderRejected] != 4 {
 		t.Errorf("event types: got %v", types)
 	}
+	// Every event says who made its change: the REST calls' token subject, the commands' actor.
+	if want := map[string]int{authtest.OperatorSubject: 7, "orchestrator-caller": 6}; !maps.Equal(actors, want) {
+		t.Errorf("actors of the events: got %v, want %v", actors, want)
+	}
 	for _, code := range []string{"PRODUCT_NOT_FOUND", "INSUFFICIENT_STOCK", "CUSTOMER_NOT_FOUND", "VALIDATION_FAILED"} {
 		if !codes[code] {
 			t.Errorf("no order.rejected with %s among %v", code, codes)
@@ -149,7 +162,8 @@ func TestRealEventsMatchTheContract(t *testing.T) {
 		name string
 		edit func(env, data map[string]any, attrs map[string]string)
 	}{
-		{"a field the document does not list", func(env, _ map[string]any, _ map[string]string) { env["actor"] = "user-1" }},
+		{"a field the document does not list", func(env, _ map[string]any, _ map[string]string) { env["tenant"] = "acme" }},
+		{"an empty actor", func(env, _ map[string]any, _ map[string]string) { env["actor"] = "" }},
 		{"a data field missing", func(_, data map[string]any, _ map[string]string) { delete(data, "total_cents") }},
 		{"a renamed event type", func(env, _ map[string]any, attrs map[string]string) {
 			env["type"] = "order.cancelled"
@@ -203,6 +217,7 @@ func post(t *testing.T, url, body string, want int, headers ...string) map[strin
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-Correlation-Id", "contract-"+strings.ReplaceAll(strings.TrimPrefix(url, "http://"), "/", "-"))
+	req.Header.Set("Authorization", authtest.Bearer(operator))
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

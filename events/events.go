@@ -28,7 +28,9 @@ const (
 // SchemaVersion is the version of the envelope and data layout written by this code.
 const SchemaVersion = 1
 
-// Envelope is every event on the wire.
+// Envelope is every event on the wire. Actor is who made the change: the subject of the access token of
+// the request behind it (for a create-and-confirm, the orchestrator's caller); it is absent from events
+// written before events carried it.
 type Envelope struct {
 	EventID          string          `json:"event_id"`
 	Type             string          `json:"type"`
@@ -38,6 +40,7 @@ type Envelope struct {
 	AggregateVersion int             `json:"aggregate_version"`
 	OccurredAt       time.Time       `json:"occurred_at"`
 	CorrelationID    string          `json:"correlation_id"`
+	Actor            string          `json:"actor,omitempty"`
 	Data             json.RawMessage `json:"data"`
 }
 

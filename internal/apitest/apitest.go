@@ -185,6 +185,83 @@ func (c *Contract) Uncovered() []string {
 	return out
 }
 
+// Operation is one operation of the contract and what its security asks for.
+type Operation struct {
+	Method string // GET, POST, ...
+	Path   string // as documented: /customers/{id}
+	// Schemes are the security schemes the operation accepts; empty for an open operation
+	// (`security: []`).
+	Schemes []string
+	// Scope is the operation's x-required-scope: the scope an access token needs for it; "" when the
+	// operation documents none.
+	Scope string
+	// Declared reports whether the operation has a security list of its own; without one it falls back
+	// to the document's (which this project's documents do not set).
+	Declared bool
+}
+
+// Operations returns every operation of the contract, sorted by path and method.
+func (c *Contract) Operations() []Operation {
+	var out []Operation
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := Operation{Method: method, Path: path}
+			if op.Security != nil {
+				o.Declared = true
+				for _, req := range *op.Security {
+					for name := range req {
+						o.Schemes = append(o.Schemes, name)
+					}
+				}
+				slices.Sort(o.Schemes)
+			}
+			if s, ok := op.Extensions["x-required-scope"].(string); ok {
+				o.Scope = s
+			}
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Operation) int {
+		if a.Path != b.Path {
+			return strings.Compare(a.Path, b.Path)
+		}
+		return strings.Compare(a.Method, b.Method)
+	})
+	return out
+}
+
+// openPaths are the routes every service serves without any token.
+var openPaths = []string{"/health", "/openapi.yaml", "/metrics"}
+
+// ScopedOperations returns the operations that need an access token with a scope, and fails t for any
+// operation whose documented security breaks the rules every service follows: /health, /openapi.yaml
+// and /metrics are open (`security: []`), /internal/... take the service token, and everything else
+// takes an access token (scheme accessToken) and names its scope in x-required-scope.
+func (c *Contract) ScopedOperations(t testing.TB) []Operation {
+	t.Helper()
+	var out []Operation
+	for _, op := range c.Operations() {
+		name := op.Method + " " + op.Path
+		switch {
+		case !op.Declared:
+			t.Errorf("openapi: %s declares no security", name)
+		case slices.Contains(openPaths, op.Path):
+			if len(op.Schemes) != 0 || op.Scope != "" {
+				t.Errorf("openapi: %s must be open (security: []), got %v %q", name, op.Schemes, op.Scope)
+			}
+		case strings.HasPrefix(op.Path, "/internal/"):
+			if !slices.Equal(op.Schemes, []string{"serviceToken"}) || op.Scope != "" {
+				t.Errorf("openapi: %s must take the service token alone, got %v %q", name, op.Schemes, op.Scope)
+			}
+		case !slices.Equal(op.Schemes, []string{"accessToken"}) || op.Scope == "":
+			t.Errorf("openapi: %s must take an access token (accessToken) with an x-required-scope, got %v %q", name, op.Schemes, op.Scope)
+		default:
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
 // requestBody returns the bytes of req's body and leaves req with a fresh copy, so whoever reads it next
 // (the handler, the validator) sees the whole body. GetBody is preferred: after a request went over the
 // network its Body is spent, but GetBody still yields the original bytes.

@@ -333,3 +333,57 @@ func TestValidateRequest(t *testing.T) {
 		t.Errorf("body after ValidateRequest: got %q", b)
 	}
 }
+
+const securedSpec = `
+openapi: 3.0.3
+info: {title: secured, version: "1"}
+components:
+  securitySchemes:
+    accessToken: {type: http, scheme: bearer, bearerFormat: JWT}
+    serviceToken: {type: http, scheme: bearer}
+paths:
+  /health:
+    get:
+      security: []
+      responses: {"200": {description: ok}}
+  /internal/things/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      security: [{serviceToken: []}]
+      responses: {"200": {description: ok}}
+  /things:
+    get:
+      security: [{accessToken: []}]
+      x-required-scope: things:read
+      responses: {"200": {description: ok}}
+    post:
+      security: [{accessToken: []}]
+      x-required-scope: things:write
+      responses: {"201": {description: ok}}
+`
+
+func TestScopedOperations(t *testing.T) {
+	r := run(t, func(tb testing.TB) {
+		ops := apitest.Load(tb, []byte(securedSpec)).ScopedOperations(tb)
+		want := []apitest.Operation{
+			{Method: "GET", Path: "/things", Schemes: []string{"accessToken"}, Scope: "things:read", Declared: true},
+			{Method: "POST", Path: "/things", Schemes: []string{"accessToken"}, Scope: "things:write", Declared: true},
+		}
+		if fmt.Sprint(ops) != fmt.Sprint(want) {
+			tb.Errorf("got %v, want %v", ops, want)
+		}
+	})
+	wantClean(t, r)
+
+	for name, tc := range map[string]struct{ doc, want string }{
+		"a public route without a scope":  {strings.Replace(securedSpec, "      x-required-scope: things:write\n", "", 1), "POST /things must take an access token"},
+		"a public route without security": {strings.Replace(securedSpec, "      security: [{accessToken: []}]\n      x-required-scope: things:read\n", "", 1), "GET /things declares no security"},
+		"an open route with a token":      {strings.Replace(securedSpec, "      security: []\n", "      security: [{accessToken: []}]\n", 1), "GET /health must be open"},
+		"an internal route with a scope":  {strings.Replace(securedSpec, "[{serviceToken: []}]", "[{accessToken: []}]", 1), "GET /internal/things/{id} must take the service token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, func(tb testing.TB) { apitest.Load(tb, []byte(tc.doc)).ScopedOperations(tb) })
+			wantFailure(t, r, tc.want)
+		})
+	}
+}

@@ -52,7 +52,7 @@ func TestValidate(t *testing.T) {
 		error string
 	}{
 		{"unknown type", func(env, _ map[string]any, _ map[string]string) { env["type"] = "order.shipped" }, `no message of the document is named "order.shipped"`},
-		{"undocumented envelope field", func(env, _ map[string]any, _ map[string]string) { env["actor"] = "u1" }, "additional properties 'actor' not allowed"},
+		{"undocumented envelope field", func(env, _ map[string]any, _ map[string]string) { env["tenant"] = "acme" }, "additional properties 'tenant' not allowed"},
 		{"undocumented data field", func(_, data map[string]any, _ map[string]string) { data["currency"] = "EUR" }, "additional properties 'currency' not allowed"},
 		{"status of another type", func(_, data map[string]any, _ map[string]string) { data["status"] = "CONFIRMED" }, "status"},
 		{"version 2 of a creation", func(env, _ map[string]any, attrs map[string]string) {

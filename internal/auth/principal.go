@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/b2b/backoffice/internal/identity"
 )
 
 // The scopes of the public operations. A token carries the ones it grants in its space-separated
@@ -54,6 +56,12 @@ func (p Principal) Has(scope string) bool { return slices.Contains(p.Scopes, sco
 // Operator reports whether p is a backoffice operator rather than bound to one customer.
 func (p Principal) Operator() bool { return p.CustomerID == 0 }
 
+// Caller returns p as the domain's use cases take it: the subject as the actor, and the customer the
+// token is bound to.
+func (p Principal) Caller() identity.Caller {
+	return identity.Caller{Actor: p.Subject, CustomerID: p.CustomerID}
+}
+
 type principalKey struct{}
 
 // WithPrincipal returns ctx carrying p: what Authenticate does for a verified request, and what tests
@@ -66,6 +74,17 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 func FromContext(ctx context.Context) (p Principal, ok bool) {
 	p, ok = ctx.Value(principalKey{}).(Principal)
 	return p, ok
+}
+
+// Caller returns the caller of the authenticated request ctx belongs to. Without a principal (a route
+// not behind Authenticate) it fails closed with 401 UNAUTHENTICATED rather than running a use case for
+// nobody.
+func Caller(ctx context.Context) (identity.Caller, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return identity.Caller{}, unauthenticated().Wrap(errors.New("no principal in the request context"))
+	}
+	return p.Caller(), nil
 }
 
 // PrincipalFromClaims builds a principal from verified claims, by the one set of rules every entry

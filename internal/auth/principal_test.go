@@ -1,12 +1,16 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/b2b/backoffice/internal/auth"
+	"github.com/b2b/backoffice/internal/identity"
+	"github.com/b2b/backoffice/internal/web"
 )
 
 func TestPrincipalFromClaims(t *testing.T) {
@@ -60,5 +64,16 @@ func TestAllScopes(t *testing.T) {
 	want := []string{"customers:read", "customers:write", "products:read", "products:write", "orders:read", "orders:write", "reports:read"}
 	if got := auth.AllScopes(); !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestCaller(t *testing.T) {
+	if _, err := auth.Caller(context.Background()); web.Status(err) != http.StatusUnauthorized {
+		t.Errorf("no principal: got %v (status %d), want a 401 error", err, web.Status(err))
+	}
+	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "acme-bot", CustomerID: 7, Scopes: []string{auth.ScopeOrdersRead}})
+	c, err := auth.Caller(ctx)
+	if err != nil || c != (identity.Caller{Actor: "acme-bot", CustomerID: 7}) {
+		t.Errorf("got %+v, %v; want actor acme-bot bound to customer 7", c, err)
 	}
 }

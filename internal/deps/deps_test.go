@@ -23,6 +23,7 @@ var forbiddenInDomain = []string{
 var domainPackages = []string{
 	"events",
 	"internal/apperr",
+	"internal/identity",
 	"services/customers/internal/customer",
 	"services/orders/internal/order",
 	"services/reporting/internal/report",

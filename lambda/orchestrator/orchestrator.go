@@ -16,7 +16,9 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/customerclient"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/web"
@@ -74,6 +76,11 @@ func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
 	rec := &web.Recorder{ResponseWriter: w}
 	defer h.answered(rec)
 	w = rec
+	who, err := caller(w, r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	var body CreateRequest
 	if err := web.Decode(w, r, &body); err != nil {
 		web.Error(w, r, err)
@@ -89,12 +96,37 @@ func (h *Handler) CreateAndConfirm(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
+	if !who.Sees(req.CustomerID) {
+		web.Error(w, r, ErrOtherCustomer)
+		return
+	}
+	req.Caller = who
 	status, data, err := h.run(r.Context(), req, h.deadline(r.Context(), start))
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
 	respond(w, r, status, data)
+}
+
+// caller is who asks. On AWS, API Gateway's authorizer authenticated the caller and apigw carried its
+// claims into the request context: such a caller needs scope orders:write (403 otherwise, with the
+// RFC 6750 challenge). The local runner has no authorizer: its callers are nobody authenticated, whose
+// orders are made by identity.Anonymous.
+func caller(w http.ResponseWriter, r *http.Request) (identity.Caller, error) {
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		return identity.Caller{}, nil
+	}
+	web.Annotate(r.Context(), "sub", p.Subject)
+	if p.CustomerID != 0 {
+		web.Annotate(r.Context(), "caller_customer_id", p.CustomerID)
+	}
+	if !p.Has(auth.ScopeOrdersWrite) {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope="%s"`, auth.ScopeOrdersWrite))
+		return identity.Caller{}, apperr.Forbidden(auth.CodeForbidden, "the access token lacks scope "+auth.ScopeOrdersWrite)
+	}
+	return p.Caller(), nil
 }
 
 // deadline is when waiting stops: ORDER_WAIT_TIMEOUT after the request began, but never later than the
@@ -180,6 +212,9 @@ func (h *Handler) send(ctx context.Context, req placeRequest, hash string, deadl
 		Items:          events.MergeItems(req.Items),
 		CorrelationID:  logging.CorrelationID(ctx),
 		RequestedAt:    h.now().UTC(),
+		// Empty for a caller nobody authenticated: the worker records identity.Anonymous.
+		Actor:           req.Caller.Actor,
+		ActorCustomerID: req.Caller.CustomerID,
 	}
 	body, err := json.Marshal(cmd)
 	if err != nil {

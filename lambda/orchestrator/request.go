@@ -5,6 +5,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/web"
 )
 
@@ -23,6 +24,8 @@ type placeRequest struct {
 	CustomerID     int64
 	Items          []events.LineItem
 	IdempotencyKey string
+	// Caller is who asks: the actor of the order's changes, and the customer it is bound to.
+	Caller identity.Caller
 }
 
 // validate returns the request with the values sent (zero for those left out) and checks every field,

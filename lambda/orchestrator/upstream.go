@@ -10,6 +10,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/web"
 )
@@ -20,6 +21,9 @@ var (
 	ErrOrdersUnavailable = apperr.Unavailable("ORDERS_UNAVAILABLE", "orders service is unavailable, retry later")
 	ErrQueueUnavailable  = apperr.Unavailable("QUEUE_UNAVAILABLE", "order queue is unavailable, retry later")
 	ErrKeyReused         = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "idempotency_key was already used with a different request")
+	// ErrOtherCustomer refuses an order for another customer than the one the caller is bound to, before
+	// anything is asked or sent: the same answer whether that customer exists or not.
+	ErrOtherCustomer = apperr.Forbidden(auth.CodeForbidden, "an access token bound to a customer can only order for that customer")
 )
 
 // codeRequestNotFound is orders-api's answer for a key it has never seen. A 404 with any other code (no

@@ -1,6 +1,7 @@
 // Command launcher runs the whole stack on one machine for `make run`: goaws (local SQS) and every service
 // process, each with its log lines prefixed by its name. It waits until everything is healthy, prints the
-// URLs and a ready-to-paste request, and stops every process on Ctrl-C (or when one of them dies).
+// URLs, a ready-to-paste request and an access token, and stops every process on Ctrl-C (or when one of
+// them dies).
 package main
 
 import (
@@ -147,6 +148,7 @@ func run(ctx context.Context, binDir string, procs []proc, out io.Writer) error 
 
 	if len(procs) > 0 && procs[len(procs)-1].name == "orchestrator" {
 		fmt.Fprint(w, banner(procs))
+		fmt.Fprint(w, tokenBanner(os.Getenv))
 	} else {
 		fmt.Fprintln(w, "[launcher] all processes are up")
 	}

@@ -151,7 +151,11 @@ func (b *bench) setup(ctx context.Context) error {
 	if b.isLocalServer() {
 		b.dbPID = findPID("mariadbd", "mysqld")
 	}
-	b.api = newAPIClient(b.o.clients, b.o.bearer)
+	bearer, err := b.bearer()
+	if err != nil {
+		return err
+	}
+	b.api = newAPIClient(b.o.clients, bearer)
 	if b.o.attach {
 		err = b.setupAttached(ctx)
 	} else {

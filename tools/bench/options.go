@@ -98,7 +98,7 @@ func parseOptions(args []string, root string, getenv func(string) string, stderr
 	pids := fs.String("pids", "", "attach: processes to measure, name=pid,... (MariaDB is found by itself)")
 	fs.StringVar(&o.orchestratorLog, "orchestrator-log", "", "attach: file the orchestrator logs to (for the create-and-confirm breakdown)")
 	fs.StringVar(&o.workerLog, "worker-log", "", "attach: file orders-worker logs to (for the create-and-confirm breakdown)")
-	fs.StringVar(&o.bearer, "bearer", "", "bearer token sent on public routes (for a stack that requires one)")
+	fs.StringVar(&o.bearer, "bearer", "", "access token sent on public routes (default: a dev token signed with the env file's AUTH_HS256_SECRET, AUTH_ISSUER and AUTH_AUDIENCE)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

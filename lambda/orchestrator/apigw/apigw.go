@@ -1,5 +1,6 @@
 // Package apigw adapts API Gateway REST (v1) proxy events to net/http, so the same http.Handler serves
-// AWS Lambda, a local HTTP server and tests.
+// AWS Lambda, a local HTTP server and tests. The caller an API Gateway authorizer authenticated travels
+// into the request's context as an auth.Principal.
 package apigw
 
 import (
@@ -18,14 +19,49 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/web"
 )
+
+// Option changes a Handler.
+type Option func(*options)
+
+type options struct {
+	requireAuthorizer bool
+}
+
+// RequireAuthorizer makes every event without an authorizer's caller a 401: on AWS the endpoint is
+// behind an authorizer, so an event without one means the API was deployed without it, and the
+// function fails closed rather than serving anonymous callers.
+func RequireAuthorizer() Option { return func(o *options) { o.requireAuthorizer = true } }
 
 // Handler returns a Lambda handler that serves each API Gateway proxy event with h. It never returns a Go
 // error: Lambda would turn one into a 502 from API Gateway, so every outcome, a malformed event or a panic
 // included, is an HTTP response.
-func Handler(h http.Handler, log *slog.Logger) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+func Handler(h http.Handler, log *slog.Logger, opts ...Option) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, _ error) {
+		p, found, err := Principal(ev)
+		if err != nil || (!found && o.requireAuthorizer) {
+			corr := correlationID(ev)
+			reason := "no caller from an authorizer"
+			if err != nil {
+				reason = err.Error()
+			}
+			log.Warn("authentication failed", "reason", reason, "path", ev.Path, "correlation_id", corr)
+			resp := failure(http.StatusUnauthorized, corr, auth.CodeUnauthenticated, "missing or invalid access token")
+			// Canonical, as the handler's own headers are.
+			challenge := http.CanonicalHeaderKey("WWW-Authenticate")
+			resp.Headers[challenge] = auth.ChallengeInvalidToken
+			resp.MultiValueHeaders[challenge] = []string{auth.ChallengeInvalidToken}
+			return resp, nil
+		}
+		if found {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
 		r, err := Request(ctx, ev)
 		if err != nil {
 			corr := correlationID(ev)
@@ -104,6 +140,26 @@ func Request(ctx context.Context, ev events.APIGatewayProxyRequest) (*http.Reque
 	r.RemoteAddr = ev.RequestContext.Identity.SourceIP
 	r.ContentLength = int64(len(body))
 	return r, nil
+}
+
+// Principal returns the caller an API Gateway authorizer authenticated, from the event's
+// requestContext.authorizer: a Cognito user pool authorizer puts the token's claims under "claims", a
+// Lambda authorizer (cmd/authorizer) the context it returned at the top level. found is false when the
+// event carries no caller (no authorizer); an error means the authorizer's caller is unusable (no
+// subject, a customer_id that is no id), by the rules of auth.PrincipalFromClaims.
+func Principal(ev events.APIGatewayProxyRequest) (p auth.Principal, found bool, err error) {
+	claims := ev.RequestContext.Authorizer
+	if c, ok := claims["claims"].(map[string]any); ok {
+		claims = c
+	}
+	if _, ok := claims["sub"]; !ok {
+		return auth.Principal{}, false, nil
+	}
+	p, err = auth.PrincipalFromClaims(claims)
+	if err != nil {
+		return auth.Principal{}, false, fmt.Errorf("authorizer context: %w", err)
+	}
+	return p, true, nil
 }
 
 // ResponseWriter records a response for an API Gateway proxy result.

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/lambda/orchestrator/apigw"
 )
 
@@ -237,5 +239,65 @@ func TestContextCarriesDeadline(t *testing.T) {
 	}
 	if !had {
 		t.Error("request context has no deadline: the invocation's deadline was not passed on")
+	}
+}
+
+// whoAmI answers with the principal the request carries, or 204 without one.
+func whoAmI(w http.ResponseWriter, r *http.Request) {
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// The caller an authorizer authenticated reaches the handler as the request's principal, from a
+// Cognito user pool authorizer's claims or a Lambda authorizer's context; an event without one has no
+// principal, and one the rules refuse is a 401 that never reaches the handler.
+func TestAuthorizerCaller(t *testing.T) {
+	event := func(authorizer map[string]any) events.APIGatewayProxyRequest {
+		return events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/dev/orchestrator/create-and-confirm-order",
+			RequestContext: events.APIGatewayProxyRequestContext{Stage: "dev", Authorizer: authorizer}}
+	}
+	for _, tc := range []struct {
+		name       string
+		authorizer map[string]any
+		require    bool
+		status     int
+		want       auth.Principal
+	}{
+		{"cognito claims", map[string]any{"claims": map[string]any{"sub": "9f1c-user", "scope": "orders:write", "customer_id": "7", "token_use": "access"}}, true,
+			200, auth.Principal{Subject: "9f1c-user", CustomerID: 7, Scopes: []string{"orders:write"}}},
+		{"lambda authorizer context", map[string]any{"principalId": "ops-alice", "sub": "ops-alice", "scope": "orders:write orders:read", "integrationLatency": 4.0}, true,
+			200, auth.Principal{Subject: "ops-alice", Scopes: []string{"orders:write", "orders:read"}}},
+		{"no authorizer, local", nil, false, 204, auth.Principal{}},
+		{"no authorizer, required", nil, true, 401, auth.Principal{}},
+		{"an authorizer without a caller, required", map[string]any{"principalId": "x"}, true, 401, auth.Principal{}},
+		{"a customer_id that is no id", map[string]any{"sub": "u", "customer_id": "seven"}, false, 401, auth.Principal{}},
+		{"a subject with a newline", map[string]any{"claims": map[string]any{"sub": "u\nlevel=ERROR"}}, false, 401, auth.Principal{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []apigw.Option
+			if tc.require {
+				opts = append(opts, apigw.RequireAuthorizer())
+			}
+			resp, err := apigw.Handler(http.HandlerFunc(whoAmI), slog.New(slog.DiscardHandler), opts...)(context.Background(), event(tc.authorizer))
+			if err != nil || resp.StatusCode != tc.status {
+				t.Fatalf("got %d %s, %v; want %d", resp.StatusCode, resp.Body, err, tc.status)
+			}
+			switch tc.status {
+			case 200:
+				var got auth.Principal
+				if err := json.Unmarshal([]byte(resp.Body), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("principal: got %+v (%v), want %+v", got, err, tc.want)
+				}
+			case 401:
+				if http.Header(resp.MultiValueHeaders).Get("WWW-Authenticate") != auth.ChallengeInvalidToken || !strings.Contains(resp.Body, `"code":"UNAUTHENTICATED"`) {
+					t.Errorf("401: got %v %s", resp.Headers, resp.Body)
+				}
+			}
+		})
 	}
 }

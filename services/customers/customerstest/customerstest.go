@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 )
@@ -28,15 +29,16 @@ type Server struct {
 	Logs *proctest.Buffer
 }
 
-// Start builds (once per test binary) and starts customers-api with the service token token, on a
-// fresh database with customers 1..3 ("Customer N", cN@example.com); it is stopped when t ends.
+// Start builds (once per test binary) and starts customers-api with the service token token and the
+// test tokens' verification (authtest), on a fresh database with customers 1..3 ("Customer N",
+// cN@example.com); it is stopped when t ends.
 func Start(t testing.TB, token string) *Server {
 	t.Helper()
 	db := dbtest.New(t, "customers")
 	s := &Server{Logs: &proctest.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, proctest.Build(t, "github.com/b2b/backoffice/services/customers/cmd/customers-api"))
-	cmd.Env = []string{"PORT=0", "DB_DSN=" + db.DSN, "SERVICE_TOKEN=" + token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info"}
+	cmd.Env = append(authtest.Env(), "PORT=0", "DB_DSN="+db.DSN, "SERVICE_TOKEN="+token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info")
 	cmd.Stdout, cmd.Stderr = s.Logs, s.Logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -75,9 +77,16 @@ func Start(t testing.TB, token string) *Server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	operator := authtest.Operator(t)
 	for i := 1; i <= 3; i++ {
 		body := fmt.Sprintf(`{"name":"Customer %d","email":"c%d@example.com"}`, i, i)
-		resp, err := http.Post(s.URL+"/customers", "application/json", strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/customers", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authtest.Bearer(operator))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

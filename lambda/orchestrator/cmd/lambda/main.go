@@ -1,5 +1,7 @@
 // Command lambda is the orchestrator as an AWS Lambda function behind an API Gateway REST API (proxy
-// integration). Build it as "bootstrap" for the provided.al2023 runtime:
+// integration) and its authorizer (cmd/authorizer): an event without the authorizer's caller is a 401,
+// so an API deployed without the authorizer serves nobody. Build it as "bootstrap" for the
+// provided.al2023 runtime:
 //
 //	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./lambda/orchestrator/cmd/lambda
 //
@@ -33,5 +35,5 @@ func main() {
 	}
 	log.Info("starting", "config", cfg)
 	// The invocation context carries the function's deadline; the handler keeps its margin before it.
-	lambda.Start(apigw.Handler(h, log))
+	lambda.Start(apigw.Handler(h, log, apigw.RequireAuthorizer()))
 }

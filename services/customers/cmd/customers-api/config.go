@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/b2b/backoffice/internal/auth"
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
@@ -12,6 +13,7 @@ type config struct {
 	DB           sqldb.Config
 	ServiceToken string
 	LogLevel     string
+	Auth         auth.Config
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
@@ -22,6 +24,7 @@ func load(getenv func(string) string) (config, error) {
 		DB:           sqldb.LoadConfig(l, "customers"),
 		ServiceToken: l.Required("SERVICE_TOKEN"),
 		LogLevel:     l.LogLevel(),
+		Auth:         auth.LoadConfig(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -37,5 +40,6 @@ func (c config) LogValue() slog.Value {
 		slog.Any("db", c.DB),
 		slog.String("service_token", env.Secret(c.ServiceToken)),
 		slog.String("log_level", c.LogLevel),
+		slog.Any("auth", c.Auth),
 	)
 }

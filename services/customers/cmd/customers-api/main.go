@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -51,6 +52,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	defer db.Close()
 
+	verifier, err := auth.New(ctx, cfg.Auth, log)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
@@ -60,6 +66,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	store := customerdb.New(db)
-	h := customerapi.Routes(log, customer.NewService(store), cfg.ServiceToken, store.Ping, customers.OpenAPI)
+	h := customerapi.Routes(log, customer.NewService(store), cfg.ServiceToken, verifier, store.Ping, customers.OpenAPI)
 	return web.Serve(ctx, ln, metrics.Instrument(reg, h), log)
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
@@ -24,7 +26,7 @@ import (
 
 func TestLoad(t *testing.T) {
 	env := func(kv ...string) func(string) string {
-		m := map[string]string{}
+		m := authtest.EnvMap()
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -51,6 +53,9 @@ func TestLoad(t *testing.T) {
 		{env("SERVICE_TOKEN", "x", "DB_PORT", "99999"), "config: DB_PORT must be an integer"},
 		{env("SERVICE_TOKEN", "x", "DB_CONNECT_TIMEOUT", "soon"), "config: DB_CONNECT_TIMEOUT must be a positive duration"},
 		{env("SERVICE_TOKEN", "x", "DB_DSN", "::not a dsn::"), "config: DB_DSN is not a valid MySQL DSN"},
+		{env("SERVICE_TOKEN", "x", "AUTH_HS256_SECRET", ""), "config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens"},
+		{env("SERVICE_TOKEN", "x", "AUTH_HS256_SECRET", "short"), "config: AUTH_HS256_SECRET must be at least 32 bytes"},
+		{env("SERVICE_TOKEN", "x", "AUTH_ISSUER", ""), "config: AUTH_ISSUER is required"},
 	} {
 		if _, err := load(tc.env); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
@@ -62,7 +67,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	db := dbtest.New(t, "customers")
 	const token = "run-test-token-abcdef"
 	getenv := func(k string) string {
-		return map[string]string{"PORT": "0", "DB_DSN": db.DSN, "SERVICE_TOKEN": token, "DB_CONNECT_TIMEOUT": "5s"}[k]
+		return map[string]string{"PORT": "0", "DB_DSN": db.DSN, "SERVICE_TOKEN": token, "DB_CONNECT_TIMEOUT": "5s",
+			"AUTH_HS256_SECRET": authtest.Secret, "AUTH_ISSUER": authtest.Issuer, "AUTH_AUDIENCE": authtest.Audience}[k]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -78,6 +84,10 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/customers", strings.NewReader(`{"name":"ACME Corp","email":"ops@acme.com"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Correlation-Id", "run-test-1")
+	if status, _, body := c.Do(t, nil, req); status != http.StatusUnauthorized {
+		t.Fatalf("POST without an access token: got %d %s, want 401", status, body)
+	}
+	req.Header.Set("Authorization", authtest.Bearer(authtest.Token(t, auth.Principal{Subject: "ops-run-test", Scopes: []string{auth.ScopeCustomersWrite}})))
 	if status, _, body := c.Do(t, nil, req); status != http.StatusCreated {
 		t.Fatalf("POST over the network: got %d %s", status, body)
 	}
@@ -109,17 +119,25 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 
 	logs := out.String()
-	if strings.Contains(logs, token) {
-		t.Fatalf("the service token leaked into the log:\n%s", logs)
+	if strings.Contains(logs, token) || strings.Contains(logs, authtest.Secret) {
+		t.Fatalf("the service token or the token secret leaked into the log:\n%s", logs)
 	}
 	start, _ := logLine(t, logs, "starting")["config"].(map[string]any)
 	dbAttrs, _ := start["db"].(map[string]any)
-	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || dbAttrs["dsn"] != fmt.Sprintf("*** (%d chars)", len(db.DSN)) || start["port"] != float64(0) {
-		t.Fatalf("start-up line: got %v, want the token and the DSN masked", start)
+	authAttrs, _ := start["auth"].(map[string]any)
+	if start["service_token"] != fmt.Sprintf("*** (%d chars)", len(token)) || dbAttrs["dsn"] != fmt.Sprintf("*** (%d chars)", len(db.DSN)) || start["port"] != float64(0) ||
+		authAttrs["hs256_secret"] != fmt.Sprintf("*** (%d chars)", len(authtest.Secret)) || authAttrs["issuer"] != authtest.Issuer {
+		t.Fatalf("start-up line: got %v, want the tokens, the secret and the DSN masked", start)
 	}
-	reqLine := logLine(t, logs, "request")
-	if reqLine["correlation_id"] != "run-test-1" || reqLine["route"] != "/customers" || reqLine["status"] != float64(201) || reqLine["service"] != "customers-api" {
-		t.Fatalf("request line: got %v", reqLine)
+	var created map[string]any
+	for _, l := range requestLines(t, logs) {
+		if l["status"] == float64(201) {
+			created = l
+		}
+	}
+	// The actor of the change is on the request's line.
+	if created["correlation_id"] != "run-test-1" || created["route"] != "/customers" || created["service"] != "customers-api" || created["sub"] != "ops-run-test" {
+		t.Fatalf("request line: got %v, want the correlation id, the route and sub", created)
 	}
 	if !strings.Contains(logs, `"msg":"shutting down"`) {
 		t.Fatalf("no shutdown line in\n%s", logs)
@@ -147,6 +165,18 @@ func waitForLog(t *testing.T, out *proctest.Buffer, done <-chan error, msg, attr
 	}
 	t.Fatalf("no %q log line within the deadline:\n%s", msg, out.String())
 	return ""
+}
+
+func requestLines(t *testing.T, logs string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func logLine(t *testing.T, logs, msg string) map[string]any {
@@ -179,7 +209,7 @@ func TestStartupFailuresExitWithOneLine(t *testing.T) {
 	server := dbtest.ServerConfig(t)
 	host, port, _ := net.SplitHostPort(server.Addr)
 	closed := closedPort(t)
-	base := []string{"PATH=" + os.Getenv("PATH"), "DB_CONNECT_TIMEOUT=1s", "PORT=0", "LOG_LEVEL=error"}
+	base := append(authtest.Env(), "PATH="+os.Getenv("PATH"), "DB_CONNECT_TIMEOUT=1s", "PORT=0", "LOG_LEVEL=error")
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -187,6 +217,8 @@ func TestStartupFailuresExitWithOneLine(t *testing.T) {
 	}{
 		{"missing SERVICE_TOKEN", nil, "customers-api: config: SERVICE_TOKEN is required"},
 		{"bad PORT", []string{"SERVICE_TOKEN=x", "PORT=abc"}, `customers-api: config: PORT must be an integer from 0 to 65535, got "abc"`},
+		{"no way to verify access tokens", []string{"SERVICE_TOKEN=x", "AUTH_HS256_SECRET="},
+			"customers-api: config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens (AUTH_DISABLED=true only for local experiments)"},
 		{"unreachable database", []string{"SERVICE_TOKEN=x", "DB_HOST=127.0.0.1", "DB_PORT=" + closed},
 			"customers-api: database unreachable at 127.0.0.1:" + closed},
 		{"wrong password", []string{"SERVICE_TOKEN=x", "DB_HOST=" + host, "DB_PORT=" + port, "DB_USER=" + server.User, "DB_PASSWORD=definitely-wrong"},

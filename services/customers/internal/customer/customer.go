@@ -1,5 +1,6 @@
 // Package customer holds the customer domain: what a valid customer is, how a partial update applies,
-// and the use cases of customers-api. It knows nothing of HTTP or SQL.
+// who may see and change which customer, and the use cases of customers-api. It knows nothing of HTTP
+// or SQL.
 package customer
 
 import (
@@ -12,13 +13,35 @@ import (
 	"unicode/utf8"
 
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/identity"
+	"github.com/b2b/backoffice/internal/logging"
 )
 
 // Errors with stable codes.
 var (
 	ErrNotFound   = apperr.NotFound("CUSTOMER_NOT_FOUND", "customer not found")
 	ErrEmailTaken = apperr.Conflict("EMAIL_TAKEN", "email is already registered to another customer")
+	// ErrForbidden refuses a change to a caller bound to one customer: customers are the backoffice's
+	// to register, change and delete, whatever scopes a customer's own access token carries.
+	ErrForbidden = apperr.Forbidden("FORBIDDEN", "an access token bound to a customer cannot change customers")
 )
+
+// Audit actions: what a change of a customer is recorded as.
+const (
+	ActionCreated = "customer.created"
+	ActionUpdated = "customer.updated"
+	ActionDeleted = "customer.deleted"
+)
+
+// Audit is the record of one change of a customer, which the store writes in the change's
+// transaction: who made it (the caller's actor and the customer it is bound to, if any), what and when.
+type Audit struct {
+	Action          string
+	At              time.Time
+	Actor           string
+	ActorCustomerID int64
+	CorrelationID   string
+}
 
 // Limits of the customer fields.
 const (
@@ -59,23 +82,26 @@ type Patch struct {
 func (p Patch) Empty() bool { return p.Name == nil && p.Email == nil && !p.PhoneSet }
 
 // Query selects a page of live customers: those after AfterID (keyset, ascending id) whose name or email
-// contains Search, case-insensitively. Stores return up to Limit+1 rows so the caller can tell whether
-// another page exists.
+// contains Search, case-insensitively, and, when OnlyID is set, only that one. Stores return up to
+// Limit+1 rows so the caller can tell whether another page exists.
 type Query struct {
 	Search  string
 	AfterID int64
 	Limit   int
+	OnlyID  int64
 }
 
 // Store persists customers. Get, Update and Delete see live customers only: a soft-deleted customer is
-// ErrNotFound. Create and Update return ErrEmailTaken when another live customer has the email.
+// ErrNotFound. Create and Update return ErrEmailTaken when another live customer has the email. Every
+// change writes its Audit in the same transaction, for the customer it changed.
 type Store interface {
-	Create(ctx context.Context, c Customer) (Customer, error)
+	Create(ctx context.Context, c Customer, a Audit) (Customer, error)
 	Get(ctx context.Context, id int64) (Customer, error)
 	List(ctx context.Context, q Query) ([]Customer, error)
 	// Update locks the customer, lets fn change it and saves the result atomically.
-	Update(ctx context.Context, id int64, fn func(*Customer) error) (Customer, error)
-	Delete(ctx context.Context, id int64, at time.Time) error
+	Update(ctx context.Context, id int64, a Audit, fn func(*Customer) error) (Customer, error)
+	// Delete marks the customer deleted at a.At.
+	Delete(ctx context.Context, id int64, a Audit) error
 }
 
 // Service is the customers use cases.
@@ -89,8 +115,24 @@ func NewService(store Store) *Service {
 	return &Service{store: store, now: time.Now}
 }
 
-// Create validates and normalizes in, then stores a new customer.
-func (s *Service) Create(ctx context.Context, in New) (Customer, error) {
+// audit returns the record of a change by who, checking first that who may change customers.
+func (s *Service) audit(ctx context.Context, who identity.Caller, action string) (Audit, error) {
+	if !who.Operator() {
+		return Audit{}, ErrForbidden
+	}
+	if err := who.CheckActor(); err != nil {
+		return Audit{}, fmt.Errorf("%s: %w", action, err)
+	}
+	return Audit{Action: action, At: s.timestamp(), Actor: who.Actor, ActorCustomerID: who.CustomerID,
+		CorrelationID: logging.CorrelationID(ctx)}, nil
+}
+
+// Create validates and normalizes in, then stores a new customer made by who, an operator.
+func (s *Service) Create(ctx context.Context, who identity.Caller, in New) (Customer, error) {
+	a, err := s.audit(ctx, who, ActionCreated)
+	if err != nil {
+		return Customer{}, err
+	}
 	name, email, phone := in.Name, in.Email, in.Phone
 	var errs []apperr.FieldError
 	errs = normalizeName(&name, errs)
@@ -103,17 +145,25 @@ func (s *Service) Create(ctx context.Context, in New) (Customer, error) {
 	if len(errs) > 0 {
 		return Customer{}, apperr.Validation(errs...)
 	}
-	now := s.timestamp()
-	return s.store.Create(ctx, Customer{Name: name, Email: email, Phone: phone, CreatedAt: now, UpdatedAt: now})
+	return s.store.Create(ctx, Customer{Name: name, Email: email, Phone: phone, CreatedAt: a.At, UpdatedAt: a.At}, a)
 }
 
-// Get returns a live customer.
-func (s *Service) Get(ctx context.Context, id int64) (Customer, error) {
+// Get returns a live customer that who may see: a caller bound to another customer gets ErrNotFound,
+// as for a customer that does not exist, so that ids of other customers cannot be probed.
+func (s *Service) Get(ctx context.Context, who identity.Caller, id int64) (Customer, error) {
+	if !who.Sees(id) {
+		return Customer{}, ErrNotFound
+	}
 	return s.store.Get(ctx, id)
 }
 
-// List returns a page of live customers as Query describes.
-func (s *Service) List(ctx context.Context, q Query) ([]Customer, error) {
+// List returns a page of the live customers who may see, as Query describes: every one for an
+// operator, only its own for a caller bound to a customer.
+func (s *Service) List(ctx context.Context, who identity.Caller, q Query) ([]Customer, error) {
+	q.OnlyID = 0
+	if !who.Operator() {
+		q.OnlyID = who.CustomerID
+	}
 	if !ValidText(q.Search) {
 		return nil, apperr.Validation(apperr.FieldError{Field: "search", Message: textMessage})
 	}
@@ -124,13 +174,17 @@ func (s *Service) List(ctx context.Context, q Query) ([]Customer, error) {
 	return s.store.List(ctx, q)
 }
 
-// Update applies p to a live customer. The patch is validated before the store is touched.
-func (s *Service) Update(ctx context.Context, id int64, p Patch) (Customer, error) {
+// Update applies p to a live customer, for who, an operator. The patch is validated before the store
+// is touched.
+func (s *Service) Update(ctx context.Context, who identity.Caller, id int64, p Patch) (Customer, error) {
+	a, err := s.audit(ctx, who, ActionUpdated)
+	if err != nil {
+		return Customer{}, err
+	}
 	if err := p.normalize(); err != nil {
 		return Customer{}, err
 	}
-	now := s.timestamp()
-	return s.store.Update(ctx, id, func(c *Customer) error {
+	return s.store.Update(ctx, id, a, func(c *Customer) error {
 		if p.Name != nil {
 			c.Name = *p.Name
 		}
@@ -140,14 +194,18 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (Customer, erro
 		if p.PhoneSet {
 			c.Phone = p.Phone
 		}
-		c.UpdatedAt = now
+		c.UpdatedAt = a.At
 		return nil
 	})
 }
 
-// Delete soft-deletes a live customer; its email becomes free for a new customer.
-func (s *Service) Delete(ctx context.Context, id int64) error {
-	return s.store.Delete(ctx, id, s.timestamp())
+// Delete soft-deletes a live customer, for who, an operator; its email becomes free for a new customer.
+func (s *Service) Delete(ctx context.Context, who identity.Caller, id int64) error {
+	a, err := s.audit(ctx, who, ActionDeleted)
+	if err != nil {
+		return err
+	}
+	return s.store.Delete(ctx, id, a)
 }
 
 // timestamp is now at the database's precision, so what Create returns equals what Get reads back.

@@ -10,7 +10,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/auth"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/customers/internal/customer"
 )
@@ -18,16 +22,20 @@ import (
 // Service is the name customers-api reports in /health and in its logs.
 const Service = "customers-api"
 
-// Routes returns the whole HTTP surface of customers-api. dbCheck backs /health; spec is served
-// as /openapi.yaml.
-func Routes(log *slog.Logger, svc *customer.Service, token string, dbCheck web.Check, spec []byte) http.Handler {
+// Routes returns the whole HTTP surface of customers-api: the public routes need an access token
+// verified by v with the scope named beside each, /internal/... the service token. dbCheck backs
+// /health; spec is served as /openapi.yaml.
+func Routes(log *slog.Logger, svc *customer.Service, token string, v *auth.Verifier, dbCheck web.Check, spec []byte) http.Handler {
 	h, r := handler{svc: svc}, web.NewRouter(log)
-	r.Post("/customers", h.create)
-	r.Get("/customers", h.list)
-	r.Get("/customers/{id}", h.get)
-	r.Put("/customers/{id}", h.update)
-	r.Delete("/customers/{id}", h.delete)
-	r.With(web.ServiceToken(token)).Get("/internal/customers/{id}", h.get)
+	r.Group(func(r chi.Router) {
+		r.Use(auth.Authenticate(v))
+		r.With(auth.Require(auth.ScopeCustomersWrite)).Post("/customers", h.create)
+		r.With(auth.Require(auth.ScopeCustomersRead)).Get("/customers", h.list)
+		r.With(auth.Require(auth.ScopeCustomersRead)).Get("/customers/{id}", h.get)
+		r.With(auth.Require(auth.ScopeCustomersWrite)).Put("/customers/{id}", h.update)
+		r.With(auth.Require(auth.ScopeCustomersWrite)).Delete("/customers/{id}", h.delete)
+	})
+	r.With(web.ServiceToken(token)).Get("/internal/customers/{id}", h.getInternal)
 	r.Get("/health", web.Health(Service, map[string]web.Check{"db": dbCheck}))
 	r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -87,12 +95,17 @@ type handler struct {
 }
 
 func (h handler) create(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	var req CreateRequest
 	if err := web.Decode(w, r, &req); err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	c, err := h.svc.Create(r.Context(), customer.New{Name: req.Name, Email: req.Email, Phone: req.Phone})
+	c, err := h.svc.Create(r.Context(), who, customer.New{Name: req.Name, Email: req.Email, Phone: req.Phone})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -102,12 +115,27 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) get(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	h.read(w, r, who)
+}
+
+// getInternal is the read of other services, authenticated by the service token: a service sees every
+// customer.
+func (h handler) getInternal(w http.ResponseWriter, r *http.Request) {
+	h.read(w, r, identity.Caller{})
+}
+
+func (h handler) read(w http.ResponseWriter, r *http.Request, who identity.Caller) {
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	c, err := h.svc.Get(r.Context(), id)
+	c, err := h.svc.Get(r.Context(), who, id)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -116,12 +144,17 @@ func (h handler) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) list(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	page, err := web.ParsePage(r)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	rows, err := h.svc.List(r.Context(), customer.Query{Search: r.URL.Query().Get("search"), AfterID: page.AfterID, Limit: page.Limit})
+	rows, err := h.svc.List(r.Context(), who, customer.Query{Search: r.URL.Query().Get("search"), AfterID: page.AfterID, Limit: page.Limit})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -134,6 +167,11 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) update(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
@@ -171,7 +209,7 @@ func (h handler) update(w http.ResponseWriter, r *http.Request) {
 			p.Phone = &req.Phone.Value
 		}
 	}
-	c, err := h.svc.Update(r.Context(), id, p)
+	c, err := h.svc.Update(r.Context(), who, id, p)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -180,12 +218,17 @@ func (h handler) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) delete(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	if err := h.svc.Delete(r.Context(), id); err != nil {
+	if err := h.svc.Delete(r.Context(), who, id); err != nil {
 		web.Error(w, r, err)
 		return
 	}

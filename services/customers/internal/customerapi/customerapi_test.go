@@ -20,6 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/web"
@@ -37,17 +38,19 @@ type api struct {
 	c  *apitest.Contract
 	db *dbtest.DB
 	h  http.Handler
+	// bearer is the access token do sends to public routes unless the request names its own.
+	bearer string
 }
 
 func newAPI(t *testing.T, c *apitest.Contract) *api {
 	t.Helper()
 	db := dbtest.New(t, "customers")
-	return &api{t: t, c: c, db: db, h: routes(db.DB)}
+	return &api{t: t, c: c, db: db, h: routes(db.DB, io.Discard), bearer: authtest.Operator(t)}
 }
 
-func routes(db *sql.DB) http.Handler {
+func routes(db *sql.DB, logs io.Writer) http.Handler {
 	store := customerdb.New(db)
-	return customerapi.Routes(logging.New(io.Discard, customerapi.Service, "error"), customer.NewService(store), token, store.Ping, customers.OpenAPI)
+	return customerapi.Routes(logging.New(logs, customerapi.Service, "info"), customer.NewService(store), token, authtest.Verifier(), store.Ping, customers.OpenAPI)
 }
 
 type response struct {
@@ -56,7 +59,8 @@ type response struct {
 	body   []byte
 }
 
-// do sends one request; body is sent as application/json unless a Content-Type header is given.
+// do sends one request; body is sent as application/json unless a Content-Type header is given, and
+// a public route gets a.bearer unless an Authorization header is given (an empty one sends none).
 func (a *api) do(method, path, body string, header ...string) response {
 	a.t.Helper()
 	var rd io.Reader
@@ -67,8 +71,14 @@ func (a *api) do(method, path, body string, header ...string) response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if !strings.HasPrefix(path, "/internal/") {
+		req.Header.Set("Authorization", authtest.Bearer(a.bearer))
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		}
 	}
 	status, h, b := a.c.Do(a.t, a.h, req)
 	if h.Get(web.CorrelationHeader) == "" {
@@ -219,6 +229,10 @@ func TestAPI(t *testing.T) {
 			{"internal", testInternal},
 			{"health", testHealth},
 			{"openapi", testOpenAPI},
+			{"authentication", testAuthentication},
+			{"scopes", testScopes},
+			{"customer-bound token", testCustomerBound},
+			{"audit", testAudit},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -326,6 +340,7 @@ func testCreateBadInput(t *testing.T, c *apitest.Contract) {
 	}
 	t.Run("missing content type", func(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/customers", strings.NewReader(`{"name":"A","email":"a@b.example"}`))
+		req.Header.Set("Authorization", authtest.Bearer(a.bearer))
 		status, _, body := c.Do(t, a.h, req)
 		response{status: status, body: body}.want(t, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
 	})
@@ -353,6 +368,7 @@ func testEmailTaken(t *testing.T, c *apitest.Contract) {
 			defer wg.Done()
 			req := httptest.NewRequest(http.MethodPost, "/customers", strings.NewReader(fmt.Sprintf(`{"name":"Racer %d","email":"race@x.example"}`, i)))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", authtest.Bearer(a.bearer))
 			status, _, body := c.Do(t, a.h, req)
 			if status == http.StatusConflict && !bytes.Contains(body, []byte(`"EMAIL_TAKEN"`)) {
 				t.Errorf("409 without EMAIL_TAKEN: %s", body)
@@ -672,7 +688,7 @@ func testHealth(t *testing.T, c *apitest.Contract) {
 	down := func(name string, db *sql.DB) {
 		t.Run(name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/health", nil)
-			status, _, body := c.Do(t, routes(db), req)
+			status, _, body := c.Do(t, routes(db, io.Discard), req)
 			if status != http.StatusServiceUnavailable || string(body) != `{"checks":{"db":"down"},"service":"customers-api","status":"degraded"}` {
 				t.Fatalf("got %d %s, want 503 with db down", status, body)
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 )
 
 // testNotAnObject: a body that is JSON but not an object is INVALID_JSON, null as much as an array,
@@ -131,6 +132,7 @@ func testEmailASCII(t *testing.T, c *apitest.Contract) {
 func testContractAgreesWithServer(t *testing.T, c *apitest.Contract) {
 	a := newAPI(t, c)
 	serve := func(req *http.Request) int {
+		req.Header.Set("Authorization", authtest.Bearer(a.bearer))
 		rec := httptest.NewRecorder()
 		a.h.ServeHTTP(rec, req)
 		return rec.Code

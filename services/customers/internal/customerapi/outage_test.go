@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/services/customers"
@@ -23,7 +24,8 @@ func TestDatabaseUnavailable(t *testing.T) {
 	db := dbtest.New(t, "customers")
 	proxy := db.NewProxy(t)
 	srv := proctest.Serve(t, proctest.Build(t, "github.com/b2b/backoffice/services/customers/cmd/customers-api"),
-		"PORT=0", "DB_DSN="+proxy.DSN(db.DSN), "SERVICE_TOKEN="+token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info")
+		append(authtest.Env(), "PORT=0", "DB_DSN="+proxy.DSN(db.DSN), "SERVICE_TOKEN="+token, "DB_CONNECT_TIMEOUT=5s", "LOG_LEVEL=info")...)
+	operator := authtest.Operator(t)
 	c := apitest.Load(t, customers.OpenAPI)
 	send := func(method, path, body string) response {
 		t.Helper()
@@ -40,6 +42,8 @@ func TestDatabaseUnavailable(t *testing.T) {
 		}
 		if strings.HasPrefix(path, "/internal/") {
 			req.Header.Set("Authorization", "Bearer "+token)
+		} else {
+			req.Header.Set("Authorization", authtest.Bearer(operator))
 		}
 		status, header, b := c.Do(t, nil, req)
 		return response{status, header, b}

@@ -1,5 +1,6 @@
 // Package customerdb stores customers in MySQL/MariaDB: soft delete, email uniqueness among live
-// customers through the live_email unique key, and keyset paging.
+// customers through the live_email unique key, keyset paging, and the audit log every change writes
+// in its transaction.
 package customerdb
 
 import (
@@ -8,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/customers/internal/customer"
@@ -26,16 +26,22 @@ func New(db *sql.DB) *Store { return &Store{db: db} }
 
 const columns = "id, name, email, phone, created_at, updated_at"
 
-// Create inserts c. Uniqueness is left to the live_email key rather than a prior SELECT, so two
-// concurrent registrations of one email cannot both succeed.
-func (s *Store) Create(ctx context.Context, c customer.Customer) (customer.Customer, error) {
-	res, err := s.db.ExecContext(ctx,
-		"INSERT INTO customers (name, email, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-		c.Name, c.Email, c.Phone, c.CreatedAt, c.UpdatedAt)
+// Create inserts c and its audit record in one transaction. Uniqueness is left to the live_email key
+// rather than a prior SELECT, so two concurrent registrations of one email cannot both succeed.
+func (s *Store) Create(ctx context.Context, c customer.Customer, a customer.Audit) (customer.Customer, error) {
+	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO customers (name, email, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+			c.Name, c.Email, c.Phone, c.CreatedAt, c.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if c.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, c.ID, a)
+	})
 	if err != nil {
-		return customer.Customer{}, translate(err, "create customer")
-	}
-	if c.ID, err = res.LastInsertId(); err != nil {
 		return customer.Customer{}, translate(err, "create customer")
 	}
 	return c, nil
@@ -55,6 +61,10 @@ func (s *Store) Get(ctx context.Context, id int64) (customer.Customer, error) {
 func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer, error) {
 	query := "SELECT " + columns + " FROM customers WHERE deleted_at IS NULL AND id > ?"
 	args := []any{q.AfterID}
+	if q.OnlyID != 0 {
+		query += " AND id = ?"
+		args = append(args, q.OnlyID)
+	}
 	if q.Search != "" {
 		// '!' is the escape character so that a backslash in the search is an ordinary character,
 		// whatever the server's NO_BACKSLASH_ESCAPES mode.
@@ -84,8 +94,8 @@ func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer
 	return out, nil
 }
 
-// Update locks the live customer id, applies fn and writes the result in one transaction.
-func (s *Store) Update(ctx context.Context, id int64, fn func(*customer.Customer) error) (customer.Customer, error) {
+// Update locks the live customer id, applies fn and writes the result and a's record in one transaction.
+func (s *Store) Update(ctx context.Context, id int64, a customer.Audit, fn func(*customer.Customer) error) (customer.Customer, error) {
 	var c customer.Customer
 	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var err error
@@ -97,10 +107,12 @@ func (s *Store) Update(ctx context.Context, id int64, fn func(*customer.Customer
 		if err := fn(&c); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
+		if _, err = tx.ExecContext(ctx,
 			"UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?",
-			c.Name, c.Email, c.Phone, c.UpdatedAt, c.ID)
-		return err
+			c.Name, c.Email, c.Phone, c.UpdatedAt, c.ID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, c.ID, a)
 	})
 	if err != nil {
 		return customer.Customer{}, translate(err, fmt.Sprintf("update customer %d", id))
@@ -108,21 +120,53 @@ func (s *Store) Update(ctx context.Context, id int64, fn func(*customer.Customer
 	return c, nil
 }
 
-// Delete marks the live customer id deleted at at.
-func (s *Store) Delete(ctx context.Context, id int64, at time.Time) error {
-	res, err := s.db.ExecContext(ctx,
-		"UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL", at, at, id)
+// Delete marks the live customer id deleted at a.At, with a's record, in one transaction.
+func (s *Store) Delete(ctx context.Context, id int64, a customer.Audit) error {
+	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL", a.At, a.At, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return customer.ErrNotFound
+		}
+		return audit(ctx, tx, id, a)
+	})
 	if err != nil {
 		return translate(err, fmt.Sprintf("delete customer %d", id))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(err, fmt.Sprintf("delete customer %d", id))
-	}
-	if n == 0 {
-		return customer.ErrNotFound
 	}
 	return nil
+}
+
+// audit writes the record of a change of customer id, in the change's transaction.
+func audit(ctx context.Context, tx *sql.Tx, id int64, a customer.Audit) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO audit_log (occurred_at, actor, actor_customer_id, action, entity_type, entity_id, correlation_id)
+		 VALUES (?, ?, ?, ?, 'customer', ?, ?)`,
+		a.At, a.Actor, nullID(a.ActorCustomerID), a.Action, id, nullString(a.CorrelationID))
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", a.Action, err)
+	}
+	return nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // Ping checks that the customers table answers. A plain connection ping is not enough: pooled

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,11 @@ func newCustomer(name, email string) customer.Customer {
 	return customer.Customer{Name: name, Email: email, CreatedAt: now, UpdatedAt: now}
 }
 
+// by is the audit record of action by an operator, now.
+func by(action string) customer.Audit {
+	return customer.Audit{Action: action, At: time.Now().UTC().Truncate(time.Microsecond), Actor: "ops-test", CorrelationID: "corr-test"}
+}
+
 // Two updates that move different customers to one email race past any read; the unique key on
 // live_email stops the second, and the store reports it as EMAIL_TAKEN, not as a 500.
 func TestConcurrentUpdatesToOneEmail(t *testing.T) {
@@ -26,7 +32,7 @@ func TestConcurrentUpdatesToOneEmail(t *testing.T) {
 	ctx := context.Background()
 	var ids []int64
 	for i := range 6 {
-		c, err := s.Create(ctx, newCustomer(fmt.Sprint("C", i), fmt.Sprintf("c%d@x.example", i)))
+		c, err := s.Create(ctx, newCustomer(fmt.Sprint("C", i), fmt.Sprintf("c%d@x.example", i)), by(customer.ActionCreated))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +47,7 @@ func TestConcurrentUpdatesToOneEmail(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.Update(ctx, id, func(c *customer.Customer) error { c.Email = "same@x.example"; return nil })
+			_, err := s.Update(ctx, id, by(customer.ActionUpdated), func(c *customer.Customer) error { c.Email = "same@x.example"; return nil })
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -69,12 +75,12 @@ func TestUpdateRollsBackWhenFnFails(t *testing.T) {
 	db := dbtest.New(t, "customers")
 	s := customerdb.New(db.DB)
 	ctx := context.Background()
-	c, err := s.Create(ctx, newCustomer("Before", "b@x.example"))
+	c, err := s.Create(ctx, newCustomer("Before", "b@x.example"), by(customer.ActionCreated))
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	_, err = s.Update(ctx, c.ID, func(c *customer.Customer) error { c.Name = "After"; return boom })
+	_, err = s.Update(ctx, c.ID, by(customer.ActionUpdated), func(c *customer.Customer) error { c.Name = "After"; return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("got %v, want boom", err)
 	}
@@ -82,16 +88,16 @@ func TestUpdateRollsBackWhenFnFails(t *testing.T) {
 	if err != nil || got.Name != "Before" {
 		t.Fatalf("got %+v %v, want the name unchanged", got, err)
 	}
-	if err := s.Delete(ctx, c.ID, time.Now()); err != nil {
+	if err := s.Delete(ctx, c.ID, by(customer.ActionDeleted)); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
 		"update": func() error {
-			_, err := s.Update(ctx, c.ID, func(*customer.Customer) error { return nil })
+			_, err := s.Update(ctx, c.ID, by(customer.ActionUpdated), func(*customer.Customer) error { return nil })
 			return err
 		}(),
 		"get":    func() error { _, err := s.Get(ctx, c.ID); return err }(),
-		"delete": s.Delete(ctx, c.ID, time.Now()),
+		"delete": s.Delete(ctx, c.ID, by(customer.ActionDeleted)),
 	} {
 		if !errors.Is(err, customer.ErrNotFound) {
 			t.Errorf("%s of a deleted customer: got %v, want CUSTOMER_NOT_FOUND", name, err)
@@ -106,17 +112,67 @@ func TestEmailUniquenessIsExact(t *testing.T) {
 	s := customerdb.New(db.DB)
 	ctx := context.Background()
 	for _, email := range []string{"josé@acme.example", "jose@acme.example", "straße@acme.example", "strasse@acme.example"} {
-		if _, err := s.Create(ctx, newCustomer("C", email)); err != nil {
+		if _, err := s.Create(ctx, newCustomer("C", email), by(customer.ActionCreated)); err != nil {
 			t.Errorf("create %q: got %v, want it stored", email, err)
 		}
 	}
 	for _, email := range []string{"josé@acme.example", "jose@acme.example"} {
-		if _, err := s.Create(ctx, newCustomer("Again", email)); !errors.Is(err, customer.ErrEmailTaken) {
+		if _, err := s.Create(ctx, newCustomer("Again", email), by(customer.ActionCreated)); !errors.Is(err, customer.ErrEmailTaken) {
 			t.Errorf("create %q again: got %v, want EMAIL_TAKEN", email, err)
 		}
 	}
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM customers").Scan(&n); err != nil || n != 4 {
 		t.Errorf("got %d customers (%v), want 4", n, err)
+	}
+}
+
+// Every change writes its audit record in its own transaction, and a change that fails writes none.
+func TestAuditRecordsEveryChangeAndOnlyThose(t *testing.T) {
+	db := dbtest.New(t, "customers")
+	s := customerdb.New(db.DB)
+	ctx := context.Background()
+	c, err := s.Create(ctx, newCustomer("Audited", "a@x.example"), by(customer.ActionCreated))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, newCustomer("Twin", "a@x.example"), by(customer.ActionCreated)); !errors.Is(err, customer.ErrEmailTaken) {
+		t.Fatalf("create a taken email: got %v, want EMAIL_TAKEN", err)
+	}
+	bound := by(customer.ActionUpdated)
+	bound.Actor, bound.ActorCustomerID = "acme-bot", 7
+	if _, err := s.Update(ctx, c.ID, bound, func(c *customer.Customer) error { c.Name = "Renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, c.ID, by(customer.ActionUpdated), func(*customer.Customer) error { return errors.New("refused") }); err == nil {
+		t.Fatal("a failing update succeeded")
+	}
+	if err := s.Delete(ctx, c.ID, by(customer.ActionDeleted)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, c.ID, by(customer.ActionDeleted)); !errors.Is(err, customer.ErrNotFound) {
+		t.Fatalf("delete twice: got %v, want CUSTOMER_NOT_FOUND", err)
+	}
+	rows, err := db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), entity_type, entity_id, COALESCE(correlation_id, '') FROM audit_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var action, actor, entity, corr string
+		var bound, id int64
+		if err := rows.Scan(&action, &actor, &bound, &entity, &id, &corr); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s/%d %s %d %s", action, actor, bound, entity, id, corr))
+	}
+	want := []string{
+		fmt.Sprintf("customer.created ops-test/0 customer %d corr-test", c.ID),
+		fmt.Sprintf("customer.updated acme-bot/7 customer %d corr-test", c.ID),
+		fmt.Sprintf("customer.deleted ops-test/0 customer %d corr-test", c.ID),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit log:\ngot  %q\nwant %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -24,6 +25,7 @@ type config struct {
 	LogLevel         string
 	// MetricsPoll is how often the outbox backlog is read for /metrics.
 	MetricsPoll time.Duration
+	Auth        auth.Config
 }
 
 // load reads the configuration; the error names the first bad or missing variable.
@@ -40,6 +42,7 @@ func load(getenv func(string) string) (config, error) {
 		PurgeInterval:    l.Duration("IDEMPOTENCY_PURGE_INTERVAL", 10*time.Minute, 24*time.Hour),
 		LogLevel:         l.LogLevel(),
 		MetricsPoll:      metrics.LoadPollInterval(l),
+		Auth:             auth.LoadConfig(l),
 	}
 	if err := l.Err(); err != nil {
 		return config{}, err
@@ -63,5 +66,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("idempotency_purge_interval", c.PurgeInterval.String()),
 		slog.String("log_level", c.LogLevel),
 		slog.String("metrics_poll_interval", c.MetricsPoll.String()),
+		slog.Any("auth", c.Auth),
 	)
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/metrics"
@@ -57,6 +58,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	verifier, err := auth.New(ctx, cfg.Auth, log)
+	if err != nil {
+		return err
+	}
 	store := orderdb.New(db)
 	svc := order.NewService(store, cust, order.Config{CancelWindow: cfg.CancelWindow, IdempotencyTTL: cfg.IdempotencyTTL,
 		Observer: ordermetrics.New(reg)})
@@ -66,7 +71,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	h := orderapi.Routes(log, svc, cfg.ServiceToken, map[string]web.Check{"db": store.Ping})
+	h := orderapi.Routes(log, svc, cfg.ServiceToken, verifier, map[string]web.Check{"db": store.Ping})
 	return web.Serve(ctx, l, metrics.Instrument(reg, h), log)
 }
 

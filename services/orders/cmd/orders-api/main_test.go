@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
 )
 
+// envOf is an environment with the test tokens' AUTH_* variables and kv.
 func envOf(kv ...string) func(string) string {
-	m := map[string]string{}
+	m := authtest.EnvMap()
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
@@ -48,6 +50,9 @@ func TestLoad(t *testing.T) {
 		{envOf("SERVICE_TOKEN", "x", "CANCEL_WINDOW", "10"), "config: CANCEL_WINDOW must be a positive duration"},
 		{envOf("SERVICE_TOKEN", "x", "IDEMPOTENCY_TTL", "-1h"), "config: IDEMPOTENCY_TTL must be a positive duration"},
 		{envOf("SERVICE_TOKEN", "x", "CUSTOMERS_API_BASE", "localhost:3001"), "config: CUSTOMERS_API_BASE"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_HS256_SECRET", ""), "config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_JWKS_URL", "http://idp.example/jwks"), "config: AUTH_JWKS_URL must use https"},
+		{envOf("SERVICE_TOKEN", "x", "AUTH_AUDIENCE", ""), "config: AUTH_AUDIENCE is required"},
 	} {
 		if _, err := load(tc.env); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
@@ -57,7 +62,8 @@ func TestLoad(t *testing.T) {
 	c, _ = load(envOf("SERVICE_TOKEN", "very-secret-token", "DB_PASSWORD", "pw-secret", "DB_DSN", "u:pw-secret@tcp(h:3306)/orders"))
 	var line bytes.Buffer
 	slog.New(slog.NewJSONHandler(&line, nil)).Info("starting", "config", c)
-	if s := line.String(); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") || !strings.Contains(s, `"host":"127.0.0.1"`) {
+	if s := line.String(); strings.Contains(s, "very-secret-token") || strings.Contains(s, "pw-secret") || strings.Contains(s, authtest.Secret) ||
+		!strings.Contains(s, `"host":"127.0.0.1"`) || !strings.Contains(s, `"issuer":"`+authtest.Issuer+`"`) {
 		t.Errorf("start-up line leaks a secret or lacks the database: %s", s)
 	}
 }
@@ -133,6 +139,12 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if s, _ := get("/orders"); s != 401 {
+		t.Errorf("orders without an access token: got %d, want 401", s)
+	}
+	if s, b := get("/orders", "Authorization", authtest.Bearer(authtest.Operator(t))); s != 200 || b != `{"data":[],"next_cursor":null}` {
+		t.Errorf("orders with an access token: got %d %s, want an empty page", s, b)
+	}
 	if strings.Contains(out.String(), `"tok"`) {
 		t.Errorf("the service token was logged:\n%s", out.String())
 	}
@@ -151,5 +163,52 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestRunWithAuthDisabled: AUTH_DISABLED=true starts without any way to verify tokens, warns at start, and
+// lets every request in as an operator, warning on each.
+func TestRunWithAuthDisabled(t *testing.T) {
+	db := dbtest.New(t, "orders")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &proctest.Buffer{}
+	done := make(chan error, 1)
+	env := map[string]string{"PORT": "0", "DB_DSN": db.DSN, "SERVICE_TOKEN": "tok", "DB_CONNECT_TIMEOUT": "5s", "AUTH_DISABLED": "true"}
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, out) }()
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, out.String())
+		default:
+		}
+		for _, l := range out.Lines() {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "listening" {
+				addr = m.Addr
+			}
+		}
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	resp, err := http.Get("http://127.0.0.1:" + port + "/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /orders without a token: got %d, want 200 with authentication disabled", resp.StatusCode)
+	}
+	cancel()
+	<-done
+	logs := out.String()
+	for _, want := range []string{
+		`"level":"WARN","msg":"authentication is disabled (AUTH_DISABLED=true): every request acts as an operator`,
+		`"level":"WARN","msg":"authentication is disabled (AUTH_DISABLED=true): request not authenticated"`,
+		`"sub":"auth-disabled"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log:\n%s", want, logs)
+		}
 	}
 }

@@ -20,6 +20,14 @@ var (
 	ErrIdempotencyKeyInvalid  = apperr.Invalid("IDEMPOTENCY_KEY_INVALID", "an idempotency key is 1 to 255 visible ASCII characters, and not \".\" or \"..\"")
 	ErrIdempotencyKeyReused   = apperr.Unprocessable("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request")
 	ErrIdempotencyKeyInUse    = apperr.Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still being processed")
+	// ErrOtherCustomer refuses an order for another customer than the one the caller is bound to. It
+	// is a 403, not a 404: the customer id is the caller's own input and is refused before anything is
+	// looked up, so the answer is the same whether that customer exists or not, and it tells an
+	// integration with a wrong customer id what is wrong instead of claiming the customer is unknown.
+	ErrOtherCustomer = apperr.Forbidden("FORBIDDEN", "an access token bound to a customer can only order for that customer")
+	// ErrProductsReadOnly refuses a product change to a caller bound to a customer: products are the
+	// backoffice's to change, whatever scopes a customer's own access token carries.
+	ErrProductsReadOnly = apperr.Forbidden("FORBIDDEN", "an access token bound to a customer cannot change products")
 )
 
 // Shortage is one detail of INSUFFICIENT_STOCK. Error details are part of the error contract, so
@@ -53,7 +61,7 @@ func IsBusiness(err error) bool {
 		return false
 	}
 	switch e.Kind {
-	case apperr.KindInvalid, apperr.KindNotFound, apperr.KindConflict, apperr.KindUnprocessable:
+	case apperr.KindInvalid, apperr.KindNotFound, apperr.KindConflict, apperr.KindUnprocessable, apperr.KindForbidden:
 		return true
 	}
 	return false

@@ -76,11 +76,14 @@ type Product struct {
 	UpdatedAt  time.Time
 }
 
-// Origin is what every change carries into its event: when it happened and the correlation id of the
-// request or command behind it.
+// Origin is what every change carries into its event and its audit record: when it happened, the
+// correlation id of the request or command behind it, and who made it (the caller's actor and the
+// customer the caller is bound to, 0 for an operator).
 type Origin struct {
-	At            time.Time
-	CorrelationID string
+	At              time.Time
+	CorrelationID   string
+	Actor           string
+	ActorCustomerID int64
 }
 
 // ValidateLines checks the lines of a new order with the wire contract's rules (events.ValidateItems)
@@ -182,7 +185,9 @@ func (o Order) events(typ string, by Origin) ([]events.Envelope, error) {
 }
 
 func (o Order) event(typ string, by Origin) (events.Envelope, error) {
-	return events.NewOrderEvent(typ, o.Snapshot(), o.Version, by.CorrelationID, by.At)
+	ev, err := events.NewOrderEvent(typ, o.Snapshot(), o.Version, by.CorrelationID, by.At)
+	ev.Actor = by.Actor
+	return ev, err
 }
 
 // Snapshot is the order as events and the internal order-request route carry it.

@@ -10,6 +10,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
 	"github.com/b2b/backoffice/internal/customerclient"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
 
@@ -192,5 +193,52 @@ func TestIsTransient(t *testing.T) {
 	}
 	if order.IsBusiness(errors.New("driver: bad connection")) {
 		t.Error("a driver error must not be a business failure")
+	}
+}
+
+// Every event carries the actor of its change, and a request the actor of its command.
+func TestEventsCarryTheActor(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	by := order.Origin{At: t0, CorrelationID: "corr-a", Actor: "ops-alice"}
+	o := order.Order{ID: 7, CustomerID: 3, Status: "CREATED", TotalCents: 500, Version: 1, CreatedAt: t0,
+		Items: []order.Item{{ProductID: 2, Qty: 5, UnitPriceCents: 100, SubtotalCents: 500}}}
+	created, _ := o.Created(by)
+	confirmed, _ := o.Confirm(order.Origin{At: t0, Actor: "ops-bob"})
+	canceled, _ := o.Cancel(order.Origin{At: t0, Actor: "acme-bot", ActorCustomerID: 3}, time.Hour)
+	if created.Actor != "ops-alice" || confirmed[0].Actor != "ops-bob" || canceled[0].Actor != "acme-bot" {
+		t.Errorf("actors: got %q, %q, %q", created.Actor, confirmed[0].Actor, canceled[0].Actor)
+	}
+
+	items := []events.LineItem{{ProductID: 2, Qty: 5}}
+	req := order.RequestFor(events.PlaceOrder{IdempotencyKey: "k-1", CustomerID: 3, Items: items, Actor: "acme-bot", ActorCustomerID: 3})
+	if req.Actor != "acme-bot" || req.ActorCustomerID != 3 || req.Caller() != (identity.Caller{Actor: "acme-bot", CustomerID: 3}) {
+		t.Errorf("request: got %+v", req)
+	}
+	_, rejected, _ := req.Reject(order.ErrInsufficientStock, items, req.Origin(t0))
+	if rejected.Actor != "acme-bot" {
+		t.Errorf("order.rejected: actor %q, want acme-bot", rejected.Actor)
+	}
+	if anon := order.RequestFor(events.PlaceOrder{IdempotencyKey: "k-2", CustomerID: 3, Items: items}); anon.Actor != identity.Anonymous {
+		t.Errorf("a command without an actor: got %q, want %q", anon.Actor, identity.Anonymous)
+	}
+}
+
+func TestCheckCustomer(t *testing.T) {
+	for _, tc := range []struct {
+		who      identity.Caller
+		customer int64
+		ok       bool
+	}{
+		{identity.Caller{Actor: "ops"}, 3, true},
+		{identity.Caller{Actor: "acme-bot", CustomerID: 3}, 3, true},
+		{identity.Caller{Actor: "acme-bot", CustomerID: 3}, 4, false},
+	} {
+		err := order.CheckCustomer(tc.who, tc.customer)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, order.ErrOtherCustomer)) {
+			t.Errorf("%+v ordering for %d: got %v", tc.who, tc.customer, err)
+		}
+	}
+	if !order.IsBusiness(order.ErrOtherCustomer) {
+		t.Error("FORBIDDEN must be a business failure: the worker records it rather than retrying")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/logging"
 )
 
@@ -120,13 +121,39 @@ func (s *Service) now() time.Time {
 	return s.cfg.Now().UTC().Truncate(time.Microsecond)
 }
 
-// origin is the origin of a change made for the request or command in ctx.
-func (s *Service) origin(ctx context.Context) Origin {
-	return Origin{At: s.now(), CorrelationID: logging.CorrelationID(ctx)}
+// origin is the origin of a change made by who for the request in ctx. Every change records its actor,
+// so a caller without one is refused (identity.ErrNoActor) before anything is written.
+func (s *Service) origin(ctx context.Context, who identity.Caller) (Origin, error) {
+	if err := who.CheckActor(); err != nil {
+		return Origin{}, err
+	}
+	return Origin{At: s.now(), CorrelationID: logging.CorrelationID(ctx), Actor: who.Actor, ActorCustomerID: who.CustomerID}, nil
 }
 
-// CreateProduct adds a product; its sku and name are trimmed of spaces.
-func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
+// productChange returns the origin of a product change by who, an operator: a caller bound to a
+// customer may read products, never change them.
+func (s *Service) productChange(ctx context.Context, who identity.Caller) (Origin, error) {
+	if !who.Operator() {
+		return Origin{}, ErrProductsReadOnly
+	}
+	return s.origin(ctx, who)
+}
+
+// CheckCustomer refuses (ErrOtherCustomer) an order for customerID by a caller bound to another
+// customer.
+func CheckCustomer(who identity.Caller, customerID int64) error {
+	if !who.Sees(customerID) {
+		return ErrOtherCustomer
+	}
+	return nil
+}
+
+// CreateProduct adds a product made by who, an operator; its sku and name are trimmed of spaces.
+func (s *Service) CreateProduct(ctx context.Context, who identity.Caller, p Product) (Product, error) {
+	by, err := s.productChange(ctx, who)
+	if err != nil {
+		return Product{}, err
+	}
 	var fe []apperr.FieldError
 	for _, f := range []struct {
 		name  string
@@ -147,9 +174,9 @@ func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error)
 	if len(fe) > 0 {
 		return Product{}, apperr.Validation(fe...)
 	}
-	p.CreatedAt = s.now()
+	p.CreatedAt = by.At
 	p.UpdatedAt = p.CreatedAt
-	return s.store.CreateProduct(ctx, p)
+	return s.store.CreateProduct(ctx, p, Audit{Entity: EntityProduct, Action: ActionProductCreated, By: by})
 }
 
 // Product returns one product.
@@ -178,15 +205,19 @@ func ValidText(s string) bool {
 
 const textMessage = "must be valid UTF-8 without control characters"
 
-// PatchProduct changes a product's price and/or stock.
-func (s *Service) PatchProduct(ctx context.Context, id int64, p ProductPatch) (Product, error) {
+// PatchProduct changes a product's price and/or stock, for who, an operator.
+func (s *Service) PatchProduct(ctx context.Context, who identity.Caller, id int64, p ProductPatch) (Product, error) {
+	by, err := s.productChange(ctx, who)
+	if err != nil {
+		return Product{}, err
+	}
 	if p.PriceCents == nil && p.Stock == nil {
 		return Product{}, apperr.Validation(apperr.FieldError{Field: "body", Message: "must set price_cents or stock"})
 	}
 	if fe := checkPriceStock(nil, p.PriceCents, p.Stock); len(fe) > 0 {
 		return Product{}, apperr.Validation(fe...)
 	}
-	return s.store.PatchProduct(ctx, id, p, s.now())
+	return s.store.PatchProduct(ctx, id, p, Audit{Entity: EntityProduct, ID: id, Action: ActionProductUpdated, By: by})
 }
 
 // checkPriceStock checks the price and the stock that are set (not nil) against their ranges.
@@ -224,15 +255,23 @@ func fieldErrors(e *apperr.Error) []apperr.FieldError {
 	return out
 }
 
-// CreateOrder creates an order: the customer is checked in customers-api first (never while holding
-// row locks), then one transaction records the order with order.created and takes the stock (see
-// inStockTx). A non-empty key makes it idempotent: the same key and body replay the first answer.
-func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []events.LineItem, key string, render Render) (Outcome, error) {
+// CreateOrder creates an order made by who: the customer is checked in customers-api first (never
+// while holding row locks), then one transaction records the order with order.created and its audit
+// record, and takes the stock (see inStockTx). A caller bound to a customer orders for that customer
+// only (ErrOtherCustomer, before anything is looked up). A non-empty key makes it idempotent: the same
+// key and body replay the first answer.
+func (s *Service) CreateOrder(ctx context.Context, who identity.Caller, customerID int64, items []events.LineItem, key string, render Render) (Outcome, error) {
 	lines, err := ValidateRequest(customerID, items)
 	if err != nil {
 		return Outcome{}, err
 	}
-	by := s.origin(ctx)
+	if err := CheckCustomer(who, customerID); err != nil {
+		return Outcome{}, err
+	}
+	by, err := s.origin(ctx, who)
+	if err != nil {
+		return Outcome{}, err
+	}
 	var k *Key
 	if key != "" {
 		if !events.ValidKey(key) {
@@ -279,11 +318,7 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 					return err
 				}
 			}
-			ev, err := o.Created(by)
-			if err != nil {
-				return err
-			}
-			if err := tx.Publish(ctx, ev); err != nil {
+			if err := recordCreation(ctx, tx, o, by); err != nil {
 				return err
 			}
 			if err := takeStock(ctx, tx, o, by.At, lock); err != nil {
@@ -294,6 +329,28 @@ func (s *Service) CreateOrder(ctx context.Context, customerID int64, items []eve
 		})
 		return out, err
 	})
+}
+
+// recordCreation records the creation of o: its audit record and order.created.
+func recordCreation(ctx context.Context, tx Tx, o Order, by Origin) error {
+	ev, err := o.Created(by)
+	if err != nil {
+		return err
+	}
+	if err := tx.Audit(ctx, Audit{Entity: EntityOrder, ID: o.ID, Action: events.OrderCreated, By: by}); err != nil {
+		return err
+	}
+	return tx.Publish(ctx, ev)
+}
+
+// recordChange records the change of o that made evs, if any: its audit record and the events.
+func recordChange(ctx context.Context, tx Tx, o Order, by Origin, evs []events.Envelope) error {
+	for _, ev := range evs {
+		if err := tx.Audit(ctx, Audit{Entity: EntityOrder, ID: o.ID, Action: ev.Type, By: by}); err != nil {
+			return err
+		}
+	}
+	return tx.Publish(ctx, evs...)
 }
 
 // errStockChanged means a product's stock or price changed between an optimistic creation's read and
@@ -382,27 +439,65 @@ func withKeyRace(run func() (Outcome, error)) (Outcome, error) {
 	}
 }
 
-// Order returns an order with its items.
-func (s *Service) Order(ctx context.Context, id int64) (Order, error) { return s.store.Order(ctx, id) }
+// Order returns an order with its items, if who may see it: the order of another customer than the one
+// a caller is bound to is ErrNotFound, like an order that does not exist, so that its existence is not
+// told.
+func (s *Service) Order(ctx context.Context, who identity.Caller, id int64) (Order, error) {
+	o, err := s.store.Order(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if !who.Sees(o.CustomerID) {
+		return Order{}, ErrNotFound
+	}
+	return o, nil
+}
 
-// Orders returns a page of orders without items (q.Limit rows).
-func (s *Service) Orders(ctx context.Context, q Query) ([]Order, error) {
+// Orders returns a page of the orders who may see, without items (q.Limit rows). The list of a caller
+// bound to a customer is that customer's orders whatever the query asks: a filter on another customer
+// selects nothing, as it would for a customer without orders.
+func (s *Service) Orders(ctx context.Context, who identity.Caller, q Query) ([]Order, error) {
 	if q.Status != "" && !ValidStatus(q.Status) {
 		return nil, apperr.Validation(apperr.FieldError{Field: "status", Message: "must be one of CREATED, CONFIRMED, CANCELED"})
+	}
+	if !who.Operator() {
+		if q.CustomerID != 0 && q.CustomerID != who.CustomerID {
+			return nil, nil
+		}
+		q.CustomerID = who.CustomerID
 	}
 	return s.store.Orders(ctx, q)
 }
 
-// Confirm confirms an order under an idempotency key: the key, the change, the stored answer and
-// order.confirmed commit together. body is the request body, part of what the key stands for.
-func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte, render Render) (Outcome, error) {
+// ownOrder checks, for a caller bound to a customer, that order id is that customer's before the order
+// is changed or an answer replayed; ErrNotFound otherwise, as for an order that does not exist. An
+// order's customer never changes, so this read outside the change's transaction stays true in it.
+func (s *Service) ownOrder(ctx context.Context, who identity.Caller, id int64) error {
+	if who.Operator() {
+		return nil
+	}
+	_, err := s.Order(ctx, who, id)
+	return err
+}
+
+// Confirm confirms an order for who under an idempotency key: the key, the change, the stored answer,
+// the audit record and order.confirmed commit together. body is the request body, part of what the key
+// stands for. A caller bound to a customer confirms only that customer's orders (others are
+// ErrNotFound, replays included).
+func (s *Service) Confirm(ctx context.Context, who identity.Caller, id int64, key string, body []byte, render Render) (Outcome, error) {
 	if key == "" {
 		return Outcome{}, ErrIdempotencyKeyRequired
 	}
 	if !events.ValidKey(key) {
 		return Outcome{}, ErrIdempotencyKeyInvalid
 	}
-	by := s.origin(ctx)
+	by, err := s.origin(ctx, who)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := s.ownOrder(ctx, who, id); err != nil {
+		return Outcome{}, err
+	}
 	sum := sha256.Sum256(body)
 	k := Key{Scope: ScopeConfirm, Value: key, Hash: hex.EncodeToString(sum[:]), TargetID: id, At: by.At, ExpiresAt: by.At.Add(s.cfg.IdempotencyTTL)}
 	return withKeyRace(func() (Outcome, error) {
@@ -439,7 +534,7 @@ func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte
 			if err := tx.CompleteKey(ctx, k, o.ID, b); err != nil {
 				return err
 			}
-			if err := tx.Publish(ctx, evs...); err != nil {
+			if err := recordChange(ctx, tx, o, by, evs); err != nil {
 				return err
 			}
 			out = Outcome{ID: o.ID, Order: o, Body: b}
@@ -449,14 +544,21 @@ func (s *Service) Confirm(ctx context.Context, id int64, key string, body []byte
 	})
 }
 
-// Cancel cancels an order and restores its stock, exactly once.
-func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
-	by := s.origin(ctx)
+// Cancel cancels an order for who and restores its stock, exactly once. A caller bound to a customer
+// cancels only that customer's orders (others are ErrNotFound).
+func (s *Service) Cancel(ctx context.Context, who identity.Caller, id int64) (Order, error) {
+	by, err := s.origin(ctx, who)
+	if err != nil {
+		return Order{}, err
+	}
 	var o Order
-	err := s.inTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		var err error
 		if o, err = tx.LockOrder(ctx, id); err != nil {
 			return err
+		}
+		if !who.Sees(o.CustomerID) {
+			return ErrNotFound
 		}
 		evs, err := o.Cancel(by, s.cfg.CancelWindow)
 		if err != nil || len(evs) == 0 {
@@ -468,7 +570,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 		if err := tx.SaveOrder(ctx, o); err != nil {
 			return err
 		}
-		return tx.Publish(ctx, evs...)
+		return recordChange(ctx, tx, o, by, evs)
 	})
 	if err != nil {
 		return Order{}, err
@@ -549,7 +651,10 @@ func (s *Service) VerifyCustomer(ctx context.Context, id int64) error {
 // delivery of the same command waits on it and then fails with ErrRequestExists instead of taking stock
 // twice.
 func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []events.LineItem) (Order, error) {
-	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	if err := CheckCustomer(r.Caller(), r.CustomerID); err != nil {
+		return Order{}, err
+	}
+	by := r.Origin(s.now())
 	var o Order
 	err := s.inStockTx(ctx, func(tx Tx, lock bool) error {
 		if err := tx.InsertRequest(ctx, r, by.At); err != nil {
@@ -562,11 +667,7 @@ func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []event
 		if err := tx.LinkRequest(ctx, r.IdempotencyKey, o.ID, by.At); err != nil {
 			return err
 		}
-		ev, err := o.Created(by)
-		if err != nil {
-			return err
-		}
-		if err := tx.Publish(ctx, ev); err != nil {
+		if err := recordCreation(ctx, tx, o, by); err != nil {
 			return err
 		}
 		return takeStock(ctx, tx, o, by.At, lock)
@@ -582,7 +683,7 @@ func (s *Service) CreateForRequest(ctx context.Context, r Request, lines []event
 // rejected with that error and order.rejected instead, in the same transaction. It returns the final
 // request.
 func (s *Service) ConfirmRequest(ctx context.Context, r Request) (Request, error) {
-	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	by := r.Origin(s.now())
 	final := r
 	err := s.inTx(ctx, func(tx Tx) error {
 		final = r
@@ -618,7 +719,7 @@ func (s *Service) ConfirmRequest(ctx context.Context, r Request) (Request, error
 		if changed {
 			final.Status = events.RequestConfirmed
 		}
-		return tx.Publish(ctx, evs...)
+		return recordChange(ctx, tx, o, by, evs)
 	})
 	return final, err
 }
@@ -626,7 +727,7 @@ func (s *Service) ConfirmRequest(ctx context.Context, r Request) (Request, error
 // RejectRequest records r REJECTED for cause (a business error) with order.rejected, atomically;
 // ErrRequestExists when the key is already recorded (a concurrent delivery decided first).
 func (s *Service) RejectRequest(ctx context.Context, r Request, items []events.LineItem, cause error) (Request, error) {
-	by := Origin{At: s.now(), CorrelationID: r.CorrelationID}
+	by := r.Origin(s.now())
 	rejected, ev, err := r.Reject(cause, items, by)
 	if err != nil {
 		return Request{}, err

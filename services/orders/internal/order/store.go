@@ -17,10 +17,12 @@ type Store interface {
 	// from the start), so it keeps no state across runs.
 	InTx(ctx context.Context, fn func(Tx) error) error
 
-	CreateProduct(ctx context.Context, p Product) (Product, error)
+	// CreateProduct inserts p and the audit record of its creation (a, without the id) atomically.
+	CreateProduct(ctx context.Context, p Product, a Audit) (Product, error)
 	Product(ctx context.Context, id int64) (Product, error)
 	Products(ctx context.Context, q ProductQuery) ([]Product, error)
-	PatchProduct(ctx context.Context, id int64, p ProductPatch, at time.Time) (Product, error)
+	// PatchProduct applies p to product id at a.By.At and writes the audit record a atomically.
+	PatchProduct(ctx context.Context, id int64, p ProductPatch, a Audit) (Product, error)
 
 	Order(ctx context.Context, id int64) (Order, error)
 	Orders(ctx context.Context, q Query) ([]Order, error)
@@ -73,6 +75,30 @@ type Tx interface {
 	// Publish writes events to the outbox. Call it last, after the row that locks the aggregate, so
 	// an aggregate's events leave in the order they were committed.
 	Publish(ctx context.Context, evs ...events.Envelope) error
+
+	// Audit writes the record of a change.
+	Audit(ctx context.Context, a Audit) error
+}
+
+// What the audit log records changes of.
+const (
+	EntityProduct = "product"
+	EntityOrder   = "order"
+)
+
+// Audit actions of products. Orders' are their event types (events.OrderCreated, ...).
+const (
+	ActionProductCreated = "product.created"
+	ActionProductUpdated = "product.updated"
+)
+
+// Audit is the record of one change: Action on the Entity with ID, made as By says (who, when, under
+// which correlation id).
+type Audit struct {
+	Entity string
+	ID     int64
+	Action string
+	By     Origin
 }
 
 // ErrKeyRace means a concurrent transaction committed the same idempotency key while this one ran:

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
@@ -35,6 +36,9 @@ type env struct {
 	hc   *http.Client
 	logs *proctest.Buffer
 
+	// bearer is the access token do sends to public routes unless the request names its own.
+	bearer string
+
 	mu        sync.Mutex
 	cfg       order.Config
 	customers order.Customers
@@ -45,7 +49,7 @@ type env struct {
 // newEnv starts orders-api against a fresh orders database and a customers-api holding customers 1..3.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, db: dbtest.New(t, "orders"), cust: customerstest.Start(t, token), logs: &proctest.Buffer{}}
+	e := &env{t: t, db: dbtest.New(t, "orders"), cust: customerstest.Start(t, token), logs: &proctest.Buffer{}, bearer: authtest.Operator(t)}
 	cl, err := customerclient.New(e.cust.URL, token, 0, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +78,7 @@ func (e *env) rebuild() {
 	defer e.mu.Unlock()
 	e.svc = order.NewService(orderdb.New(e.db.DB), e.customers, e.cfg)
 	log := logging.New(e.logs, "orders-api", "info")
-	e.h = orderapi.Routes(log, e.svc, token, map[string]web.Check{"db": func(ctx context.Context) error { return e.db.PingContext(ctx) }})
+	e.h = orderapi.Routes(log, e.svc, token, authtest.Verifier(), map[string]web.Check{"db": func(ctx context.Context) error { return e.db.PingContext(ctx) }})
 }
 
 func (e *env) handler() http.Handler {
@@ -117,7 +121,8 @@ func (r response) code() string {
 }
 
 // do sends a request to orders-api; body is JSON-encoded unless it is a string or nil; headers come in
-// name, value pairs.
+// name, value pairs. A public route gets e.bearer unless an Authorization header is given (an empty
+// one sends none).
 func (e *env) do(method, path string, body any, headers ...string) response {
 	e.t.Helper()
 	r, err := e.try(method, path, body, headers...)
@@ -147,8 +152,14 @@ func (e *env) try(method, path string, body any, headers ...string) (response, e
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if !strings.HasPrefix(path, "/internal/") {
+		req.Header.Set("Authorization", authtest.Bearer(e.bearer))
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		}
 	}
 	resp, err := e.hc.Do(req)
 	if err != nil {

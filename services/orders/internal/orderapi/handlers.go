@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
@@ -20,6 +21,11 @@ type handler struct {
 }
 
 func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	var in CreateProductRequest
 	if err := web.Decode(w, r, &in); err != nil {
 		web.Error(w, r, err)
@@ -35,7 +41,7 @@ func (h handler) createProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, apperr.Validation(sortFields(missing)...))
 		return
 	}
-	p, err := h.svc.CreateProduct(r.Context(), order.Product{SKU: *in.SKU, Name: *in.Name, PriceCents: *in.PriceCents, Stock: *in.Stock})
+	p, err := h.svc.CreateProduct(r.Context(), who, order.Product{SKU: *in.SKU, Name: *in.Name, PriceCents: *in.PriceCents, Stock: *in.Stock})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -91,6 +97,11 @@ func (h handler) listProducts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
@@ -101,7 +112,7 @@ func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	p, err := h.svc.PatchProduct(r.Context(), id, order.ProductPatch{PriceCents: in.PriceCents, Stock: in.Stock})
+	p, err := h.svc.PatchProduct(r.Context(), who, id, order.ProductPatch{PriceCents: in.PriceCents, Stock: in.Stock})
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -110,6 +121,11 @@ func (h handler) patchProduct(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	var in CreateOrderRequest
 	if err := web.Decode(w, r, &in); err != nil {
 		web.Error(w, r, err)
@@ -120,7 +136,7 @@ func (h handler) createOrder(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	out, err := h.svc.CreateOrder(r.Context(), in.CustomerID, in.Items, key, encodeOrder)
+	out, err := h.svc.CreateOrder(r.Context(), who, in.CustomerID, in.Items, key, encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -155,12 +171,17 @@ func respondOutcome(w http.ResponseWriter, status int, out order.Outcome) {
 }
 
 func (h handler) getOrder(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	o, err := h.svc.Order(r.Context(), id)
+	o, err := h.svc.Order(r.Context(), who, id)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -169,12 +190,17 @@ func (h handler) getOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) listOrders(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	q, limit, err := parseOrderQuery(r)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	rows, err := h.svc.Orders(r.Context(), q)
+	rows, err := h.svc.Orders(r.Context(), who, q)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -265,6 +291,11 @@ func parseTime(s string) (t time.Time, isDate, ok bool) {
 }
 
 func (h handler) confirm(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
@@ -275,7 +306,7 @@ func (h handler) confirm(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, apperr.ErrTooLarge)
 		return
 	}
-	out, err := h.svc.Confirm(r.Context(), id, r.Header.Get(HeaderConfirmIdempotencyKey), body, encodeOrder)
+	out, err := h.svc.Confirm(r.Context(), who, id, r.Header.Get(HeaderConfirmIdempotencyKey), body, encodeOrder)
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -284,12 +315,17 @@ func (h handler) confirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) cancel(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	o, err := h.svc.Cancel(r.Context(), id)
+	o, err := h.svc.Cancel(r.Context(), who, id)
 	if err != nil {
 		web.Error(w, r, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/services/orders"
 )
 
@@ -49,6 +50,7 @@ func TestCreateOrderEmptyIdempotencyKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authtest.Bearer(e.bearer))
 		for _, v := range values {
 			req.Header.Add("Idempotency-Key", v)
 		}
@@ -204,6 +206,7 @@ func TestContractAgreesWithServer(t *testing.T) {
 	e.product("CA-1", 100, 1_000_000)
 	o := e.createOrder(1, [2]int64{1, 1})
 	serve := func(req *http.Request) int {
+		req.Header.Set("Authorization", authtest.Bearer(e.bearer))
 		rec := httptest.NewRecorder()
 		e.handler().ServeHTTP(rec, req)
 		return rec.Code

@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/orders"
@@ -33,8 +34,14 @@ func TestOpenAPIContract(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
+		if !strings.HasPrefix(path, "/internal/") {
+			req.Header.Set("Authorization", authtest.Bearer(e.bearer))
+		}
 		for i := 0; i+1 < len(headers); i += 2 {
 			req.Header.Set(headers[i], headers[i+1])
+			if headers[i+1] == "" {
+				req.Header.Del(headers[i])
+			}
 		}
 		status, _, got := c.Do(t, e.h, req)
 		if status != want {
@@ -52,7 +59,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed.Close()
-	down := orderapi.Routes(logging.New(io.Discard, "orders-api", "error"), e.svc, token, map[string]web.Check{"db": func(ctx context.Context) error { return closed.PingContext(ctx) }})
+	down := orderapi.Routes(logging.New(io.Discard, "orders-api", "error"), e.svc, token, authtest.Verifier(), map[string]web.Check{"db": func(ctx context.Context) error { return closed.PingContext(ctx) }})
 	if status, _, body := c.Do(t, down, httptest.NewRequest("GET", "/health", nil)); status != 503 || !strings.Contains(string(body), `"db":"down"`) {
 		t.Errorf("health with the database down: got %d %s", status, body)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/services/customers/customerstest"
@@ -24,8 +25,9 @@ func TestDatabaseUnavailable(t *testing.T) {
 	proxy := db.NewProxy(t)
 	cust := customerstest.Start(t, token)
 	srv := proctest.Serve(t, proctest.Build(t, "github.com/b2b/backoffice/services/orders/cmd/orders-api"),
-		"PORT=0", "DB_DSN="+proxy.DSN(db.DSN), "SERVICE_TOKEN="+token, "DB_CONNECT_TIMEOUT=5s",
-		"CUSTOMERS_API_BASE="+cust.URL, "LOG_LEVEL=info")
+		append(authtest.Env(), "PORT=0", "DB_DSN="+proxy.DSN(db.DSN), "SERVICE_TOKEN="+token, "DB_CONNECT_TIMEOUT=5s",
+			"CUSTOMERS_API_BASE="+cust.URL, "LOG_LEVEL=info")...)
+	operator := authtest.Operator(t)
 	c := apitest.Load(t, orders.OpenAPI)
 	send := func(method, path, body string, header ...string) response {
 		t.Helper()
@@ -39,6 +41,9 @@ func TestDatabaseUnavailable(t *testing.T) {
 		}
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
+		}
+		if !strings.HasPrefix(path, "/internal/") {
+			req.Header.Set("Authorization", authtest.Bearer(operator))
 		}
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])

@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -58,19 +57,27 @@ type querier interface {
 
 type scanner interface{ Scan(dest ...any) error }
 
-// CreateProduct inserts a product; a taken sku is SKU_TAKEN.
-func (s *Store) CreateProduct(ctx context.Context, p order.Product) (order.Product, error) {
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		p.SKU, p.Name, p.PriceCents, p.Stock, p.CreatedAt, p.UpdatedAt)
-	if sqldb.IsDuplicate(err) {
-		return order.Product{}, order.ErrSKUTaken
-	}
+// CreateProduct inserts a product and the audit record of its creation in one transaction; a taken
+// sku is SKU_TAKEN.
+func (s *Store) CreateProduct(ctx context.Context, p order.Product, a order.Audit) (order.Product, error) {
+	err := sqldb.InTx(ctx, s.db, func(t *sql.Tx) error {
+		res, err := t.ExecContext(ctx,
+			`INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.SKU, p.Name, p.PriceCents, p.Stock, p.CreatedAt, p.UpdatedAt)
+		if sqldb.IsDuplicate(err) {
+			return order.ErrSKUTaken
+		}
+		if err != nil {
+			return fmt.Errorf("insert product: %w", err)
+		}
+		if p.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("insert product: %w", err)
+		}
+		a.ID = p.ID
+		return tx{t}.Audit(ctx, a)
+	})
 	if err != nil {
-		return order.Product{}, sqldb.Translate(fmt.Errorf("insert product: %w", err))
-	}
-	if p.ID, err = res.LastInsertId(); err != nil {
-		return order.Product{}, sqldb.Translate(fmt.Errorf("insert product: %w", err))
+		return order.Product{}, sqldb.Translate(err)
 	}
 	return p, nil
 }
@@ -130,12 +137,12 @@ func (s *Store) Products(ctx context.Context, q order.ProductQuery) ([]order.Pro
 	return out, nil
 }
 
-// PatchProduct sets a product's price and/or stock.
-func (s *Store) PatchProduct(ctx context.Context, id int64, patch order.ProductPatch, at time.Time) (order.Product, error) {
+// PatchProduct sets a product's price and/or stock, and writes the audit record a, in one transaction.
+func (s *Store) PatchProduct(ctx context.Context, id int64, patch order.ProductPatch, a order.Audit) (order.Product, error) {
 	var p order.Product
-	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqldb.InTx(ctx, s.db, func(t *sql.Tx) error {
 		var err error
-		if p, err = getProduct(ctx, tx, id, " FOR UPDATE"); err != nil {
+		if p, err = getProduct(ctx, t, id, " FOR UPDATE"); err != nil {
 			return err
 		}
 		if patch.PriceCents != nil {
@@ -144,13 +151,13 @@ func (s *Store) PatchProduct(ctx context.Context, id int64, patch order.ProductP
 		if patch.Stock != nil {
 			p.Stock = *patch.Stock
 		}
-		p.UpdatedAt = at
-		_, err = tx.ExecContext(ctx, `UPDATE products SET price_cents = ?, stock = ?, updated_at = ? WHERE id = ?`,
+		p.UpdatedAt = a.By.At
+		_, err = t.ExecContext(ctx, `UPDATE products SET price_cents = ?, stock = ?, updated_at = ? WHERE id = ?`,
 			p.PriceCents, p.Stock, p.UpdatedAt, id)
 		if err != nil {
 			return fmt.Errorf("update product %d: %w", id, err)
 		}
-		return nil
+		return tx{t}.Audit(ctx, a)
 	})
 	return p, sqldb.Translate(err)
 }

@@ -12,12 +12,16 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
 )
 
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+// operator is the caller of the fixture's changes.
+var operator = identity.Caller{Actor: "ops-test"}
 
 type fixture struct {
 	t   *testing.T
@@ -51,7 +55,8 @@ func (f *fixture) at(t time.Time) {
 
 func (f *fixture) product(sku string, price int64, stock int) int64 {
 	f.t.Helper()
-	p, err := f.s.CreateProduct(context.Background(), order.Product{SKU: sku, Name: sku, PriceCents: price, Stock: stock, CreatedAt: t0, UpdatedAt: t0})
+	p, err := f.s.CreateProduct(context.Background(), order.Product{SKU: sku, Name: sku, PriceCents: price, Stock: stock, CreatedAt: t0, UpdatedAt: t0},
+		order.Audit{Entity: order.EntityProduct, Action: order.ActionProductCreated, By: order.Origin{At: t0, Actor: operator.Actor}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -136,12 +141,12 @@ func render(o order.Order) ([]byte, error) {
 func (f *fixture) confirm(id int64, at time.Time) (order.Outcome, error) {
 	f.at(at)
 	ctx := logging.WithCorrelationID(context.Background(), "corr-confirm")
-	return f.svc.Confirm(ctx, id, fmt.Sprintf("confirm-%d-%d", id, at.UnixNano()), nil, render)
+	return f.svc.Confirm(ctx, operator, id, fmt.Sprintf("confirm-%d-%d", id, at.UnixNano()), nil, render)
 }
 
 func (f *fixture) cancel(id int64, at time.Time) (order.Order, error) {
 	f.at(at)
-	return f.svc.Cancel(logging.WithCorrelationID(context.Background(), "corr-cancel"), id)
+	return f.svc.Cancel(logging.WithCorrelationID(context.Background(), "corr-cancel"), operator, id)
 }
 
 // Each change of an order leaves one outbox row whose payload carries the order as it is after the
@@ -268,7 +273,7 @@ func TestCancelRestoresStockOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := f.svc.Cancel(ctx, o.ID)
+			got, err := f.svc.Cancel(ctx, operator, o.ID)
 			if err != nil {
 				t.Errorf("cancel: %v", err)
 				return

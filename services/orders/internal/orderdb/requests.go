@@ -1,6 +1,7 @@
 package orderdb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/sqldb"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 )
@@ -20,9 +22,9 @@ func (t tx) InsertRequest(ctx context.Context, r order.Request, at time.Time) er
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx,
-		`INSERT INTO order_requests (idempotency_key, request_hash, customer_id, status, error, correlation_id, created_at, updated_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.IdempotencyKey, r.RequestHash, r.CustomerID, r.Status, errJSON, nullString(r.CorrelationID), at, at)
+		`INSERT INTO order_requests (idempotency_key, request_hash, customer_id, status, error, correlation_id, actor, actor_customer_id, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.IdempotencyKey, r.RequestHash, r.CustomerID, r.Status, errJSON, nullString(r.CorrelationID), nullString(r.Actor), nullID(r.ActorCustomerID), at, at)
 	if sqldb.IsDuplicate(err) {
 		return order.ErrRequestExists
 	}
@@ -84,10 +86,12 @@ func (s *Store) Request(ctx context.Context, key string) (order.Request, error) 
 		orderID sql.NullInt64
 		errJSON sql.NullString
 		corr    sql.NullString
+		actor   sql.NullString
+		actorOf sql.NullInt64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT idempotency_key, request_hash, customer_id, status, order_id, error, correlation_id FROM order_requests WHERE idempotency_key = ?`, key).
-		Scan(&r.IdempotencyKey, &r.RequestHash, &r.CustomerID, &r.Status, &orderID, &errJSON, &corr)
+		`SELECT idempotency_key, request_hash, customer_id, status, order_id, error, correlation_id, actor, actor_customer_id FROM order_requests WHERE idempotency_key = ?`, key).
+		Scan(&r.IdempotencyKey, &r.RequestHash, &r.CustomerID, &r.Status, &orderID, &errJSON, &corr, &actor, &actorOf)
 	if errors.Is(err, sql.ErrNoRows) {
 		return order.Request{}, order.ErrRequestNotFound
 	}
@@ -95,6 +99,8 @@ func (s *Store) Request(ctx context.Context, key string) (order.Request, error) 
 		return order.Request{}, sqldb.Translate(fmt.Errorf("get order request: %w", err))
 	}
 	r.OrderID, r.CorrelationID = orderID.Int64, corr.String
+	// A request recorded before requests had an actor was made by nobody authenticated.
+	r.Actor, r.ActorCustomerID = cmp.Or(actor.String, identity.Anonymous), actorOf.Int64
 	if errJSON.Valid {
 		r.Error = &events.Error{}
 		if err := json.Unmarshal([]byte(errJSON.String), r.Error); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apperr"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/services/orders/internal/order"
 	"github.com/b2b/backoffice/services/orders/internal/orderdb"
@@ -31,6 +32,9 @@ func render(o order.Order) ([]byte, error) { return json.Marshal(o.Snapshot()) }
 
 // The counters move with the changes that commit, through the use cases with a real store: never for
 // a replayed answer, a change that did not happen, or a refused one.
+// ops is the operator the use cases run for.
+var ops = identity.Caller{Actor: "ops"}
+
 func TestCountsWhatCommits(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t, "orders")
@@ -38,7 +42,7 @@ func TestCountsWhatCommits(t *testing.T) {
 	store := orderdb.New(db.DB)
 	reg := prometheus.NewRegistry()
 	svc := order.NewService(store, customers{}, order.Config{Observer: ordermetrics.New(reg)})
-	p, err := svc.CreateProduct(ctx, order.Product{SKU: "M-1", Name: "Metered", PriceCents: 100, Stock: 3})
+	p, err := svc.CreateProduct(ctx, ops, order.Product{SKU: "M-1", Name: "Metered", PriceCents: 100, Stock: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,39 +78,39 @@ func TestCountsWhatCommits(t *testing.T) {
 	}
 	check("start: every series at 0")
 
-	created, err := svc.CreateOrder(ctx, 1, items, "create-1", render)
+	created, err := svc.CreateOrder(ctx, ops, 1, items, "create-1", render)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want["orders_created_total"], want["outbox_events_written_total{order.created}"] = 1, 1
 	check("a created order")
 
-	if out, err := svc.CreateOrder(ctx, 1, items, "create-1", render); err != nil || !out.Replayed {
+	if out, err := svc.CreateOrder(ctx, ops, 1, items, "create-1", render); err != nil || !out.Replayed {
 		t.Fatalf("replay: %+v, %v", out, err)
 	}
 	check("a replayed creation")
 
-	if _, err := svc.Confirm(ctx, created.ID, "confirm-1", nil, render); err != nil {
+	if _, err := svc.Confirm(ctx, ops, created.ID, "confirm-1", nil, render); err != nil {
 		t.Fatal(err)
 	}
 	want["orders_confirmed_total"], want["outbox_events_written_total{order.confirmed}"] = 1, 1
 	check("a confirmation")
-	if _, err := svc.Confirm(ctx, created.ID, "confirm-2", nil, render); err != nil {
+	if _, err := svc.Confirm(ctx, ops, created.ID, "confirm-2", nil, render); err != nil {
 		t.Fatal(err)
 	}
 	check("confirming a confirmed order (no change, no event)")
 
-	if _, err := svc.Cancel(ctx, created.ID); err != nil {
+	if _, err := svc.Cancel(ctx, ops, created.ID); err != nil {
 		t.Fatal(err)
 	}
 	want["orders_canceled_total"], want["outbox_events_written_total{order.canceled}"] = 1, 1
 	check("a cancellation")
-	if _, err := svc.Cancel(ctx, created.ID); err != nil {
+	if _, err := svc.Cancel(ctx, ops, created.ID); err != nil {
 		t.Fatal(err)
 	}
 	check("canceling a canceled order")
 
-	_, err = svc.CreateOrder(ctx, 1, []events.LineItem{{ProductID: p.ID, Qty: 4}}, "", render)
+	_, err = svc.CreateOrder(ctx, ops, 1, []events.LineItem{{ProductID: p.ID, Qty: 4}}, "", render)
 	if !errors.Is(err, order.ErrInsufficientStock) {
 		t.Fatalf("short order: %v, want INSUFFICIENT_STOCK", err)
 	}

@@ -106,6 +106,9 @@ func (w *Worker) Handle(msg *message.Message) error {
 	if res.Code != "" {
 		attrs = append(attrs, "code", res.Code)
 	}
+	if cmd.Actor != "" {
+		attrs = append(attrs, "actor", cmd.Actor)
+	}
 	switch res.Outcome {
 	case OutcomeRetried:
 		log.Warn("place order: transient failure, the command will be delivered again", append(attrs, "error", err.Error())...)
@@ -128,8 +131,10 @@ func (w *Worker) Handle(msg *message.Message) error {
 //     key reused for another body) is left as it is: the first request stands, and whoever asks for the
 //     key's result learns from the hash that it is not theirs.
 //   - A request still PROCESSING (a crash between the two transactions) goes straight to the confirm.
-//   - Business failures (unknown customer or product, short stock, an invalid command) are recorded as
-//     the request REJECTED with order.rejected: the command is done.
+//   - Business failures (unknown customer or product, short stock, an invalid command, a caller bound to
+//     another customer) are recorded as the request REJECTED with order.rejected: the command is done.
+//   - Every change is made in the name of the command's actor, recorded with the request, so a request
+//     resumed after a crash keeps it.
 //   - Anything that may pass later (database, customers-api unreachable) is OutcomeRetried with an
 //     error matching order.ErrTransient, and nothing is recorded.
 func (w *Worker) PlaceOrder(ctx context.Context, cmd events.PlaceOrder) (Result, error) {
@@ -148,6 +153,10 @@ func (w *Worker) PlaceOrder(ctx context.Context, cmd events.PlaceOrder) (Result,
 		lines, err := order.ValidateRequest(cmd.CustomerID, cmd.Items)
 		if err != nil {
 			return w.reject(ctx, req, cmd.Items, err)
+		}
+		// The orchestrator refuses this before sending; a command that asks anyway is refused here too.
+		if err := order.CheckCustomer(req.Caller(), cmd.CustomerID); err != nil {
+			return w.reject(ctx, req, lines, err)
 		}
 		if err := w.svc.VerifyCustomer(ctx, cmd.CustomerID); err != nil {
 			if order.IsBusiness(err) {

@@ -18,6 +18,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/customerclient"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/metrics/metricstest"
 	"github.com/b2b/backoffice/internal/proctest"
@@ -95,7 +96,7 @@ func (e *env) orderRequest(key string) (found bool, v events.OrderRequest) {
 
 func (e *env) product(sku string, price int64, stock int) int64 {
 	e.t.Helper()
-	p, err := e.svc.CreateProduct(context.Background(), order.Product{SKU: sku, Name: "Product " + sku, PriceCents: price, Stock: stock})
+	p, err := e.svc.CreateProduct(context.Background(), identity.Caller{Actor: "ops-test"}, order.Product{SKU: sku, Name: "Product " + sku, PriceCents: price, Stock: stock})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	env "github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
@@ -23,12 +24,13 @@ type config struct {
 	LogLevel   string
 	// MetricsPoll is how often the depth of the queue and its dead-letter queue is read for /metrics.
 	MetricsPoll time.Duration
+	Auth        auth.Config
 }
 
 // load reads the configuration: PORT (3004), the reporting database (DB_*), SQS (AWS_*),
 // REPORTING_EVENTS_QUEUE (reporting-order-events), REPORTING_EVENTS_VISIBILITY_TIMEOUT (30s),
-// REPORTING_CONCURRENCY (4), LOG_LEVEL (info) and METRICS_POLL_INTERVAL (10s). The error names the first
-// bad variable.
+// REPORTING_CONCURRENCY (4), LOG_LEVEL (info), METRICS_POLL_INTERVAL (10s) and the AUTH_* variables of
+// access tokens (see auth.LoadConfig). The error names the first bad variable.
 func load(getenv func(string) string) (config, error) {
 	l := env.New(getenv)
 	c := config{
@@ -39,6 +41,7 @@ func load(getenv func(string) string) (config, error) {
 		Visibility: l.Duration("REPORTING_EVENTS_VISIBILITY_TIMEOUT", 30*time.Second, 12*time.Hour),
 		Workers:    l.Int("REPORTING_CONCURRENCY", 4, 1, 64),
 		LogLevel:   l.LogLevel(),
+		Auth:       auth.LoadConfig(l),
 	}
 	c.MetricsPoll = metrics.LoadPollInterval(l)
 	if err := l.Err(); err != nil {
@@ -58,5 +61,6 @@ func (c config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.String("log_level", c.LogLevel),
 		slog.String("metrics_poll_interval", c.MetricsPoll.String()),
+		slog.Any("auth", c.Auth),
 	)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/b2b/backoffice/events"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/queue"
@@ -104,7 +105,7 @@ func pollReport(t *testing.T, s *inProcess, path, want string) {
 	var body string
 	for time.Now().Before(deadline) {
 		var status int
-		status, body = get(t, s.url+path)
+		status, body = getAs(t, s.url+path, authtest.Operator(t))
 		if status == 200 && strings.Contains(body, want) {
 			return
 		}
@@ -378,9 +379,9 @@ func TestCrashBetweenEffectAndInbox(t *testing.T) {
 	sqs := startSQS(t, sqstest.Options{})
 	db := dbtest.New(t, "reporting")
 	c := sqs.Config()
-	env := []string{"PATH=" + os.Getenv("PATH"), "PORT=0", "DB_DSN=" + db.DSN, "LOG_LEVEL=info",
-		"AWS_REGION=" + c.Region, "AWS_ENDPOINT_URL=" + c.Endpoint, "AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
-		"REPORTING_EVENTS_QUEUE=" + eventsQueue, "REPORTING_EVENTS_VISIBILITY_TIMEOUT=2s", "REPORTING_CONCURRENCY=1"}
+	env := append(authtest.Env(), "PATH="+os.Getenv("PATH"), "PORT=0", "DB_DSN="+db.DSN, "LOG_LEVEL=info",
+		"AWS_REGION="+c.Region, "AWS_ENDPOINT_URL="+c.Endpoint, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
+		"REPORTING_EVENTS_QUEUE="+eventsQueue, "REPORTING_EVENTS_VISIBILITY_TIMEOUT=2s", "REPORTING_CONCURRENCY=1")
 	publish := publisher(t, sqs)
 	evs := lifecycle(t, 5, march2, false, "corr-crash")
 

@@ -29,6 +29,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/metrics"
 	"github.com/b2b/backoffice/internal/queue"
@@ -124,11 +125,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 	router.AddMiddleware(c.middlewares()...)
 	router.AddConsumerHandler("order-events", cfg.Queue, sub, c.handle)
 
+	verifier, err := auth.New(ctx, cfg.Auth, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	h := reportapi.Routes(log, svc, store.Ping, reporting.OpenAPI)
+	h := reportapi.Routes(log, svc, verifier, store.Ping, reporting.OpenAPI)
 
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/sqstest"
@@ -28,7 +31,11 @@ func TestMain(m *testing.M) { proctest.Main(m) }
 const eventsQueue = "reporting-order-events"
 
 func TestLoad(t *testing.T) {
-	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	get := func(m map[string]string) func(string) string {
+		env := authtest.EnvMap()
+		maps.Copy(env, m)
+		return func(k string) string { return env[k] }
+	}
 	c, err := load(get(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +56,8 @@ func TestLoad(t *testing.T) {
 		{"REPORTING_EVENTS_VISIBILITY_TIMEOUT", "13h", "config: REPORTING_EVENTS_VISIBILITY_TIMEOUT must be a positive duration"},
 		{"DB_DSN", "::not a dsn::", "config: DB_DSN is not a valid MySQL DSN"},
 		{"LOG_LEVEL", "loud", "config: LOG_LEVEL must be one of"},
+		{"AUTH_HS256_SECRET", "", "config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens"},
+		{"AUTH_DISABLED", "yes", "config: AUTH_DISABLED must be one of"},
 	} {
 		if _, err := load(get(map[string]string{tc.name: tc.value})); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%s=%q: got %v, want an error starting %q", tc.name, tc.value, err, tc.want)
@@ -65,6 +74,9 @@ func TestStartingLineMasksSecrets(t *testing.T) {
 		return map[string]string{
 			"DB_DSN": dsn, "DB_CONNECT_TIMEOUT": "1s", "AWS_SECRET_ACCESS_KEY": "hunter2-aws",
 			"REPORTING_EVENTS_VISIBILITY_TIMEOUT": "45s",
+			"AUTH_HS256_SECRET":                   "hunter2-jwt-secret-0123456789abcdef",
+			"AUTH_ISSUER":                         "iss",
+			"AUTH_AUDIENCE":                       "aud",
 		}[k]
 	}
 	if err := run(context.Background(), getenv, &out, nil); err == nil || !strings.Contains(err.Error(), "database unreachable") {
@@ -91,9 +103,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	for _, path := range []string{"/health", "/openapi.yaml", "/reports/daily-sales?from=2026-03-01&to=2026-03-02"} {
 		req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
 		req.Header.Set("X-Correlation-Id", "run-test-1")
+		req.Header.Set("Authorization", authtest.Bearer(authtest.Token(t, auth.Principal{Subject: "ops-reader", Scopes: []string{auth.ScopeReportsRead}})))
 		if status, _, body := c.Do(t, nil, req); status != http.StatusOK {
 			t.Fatalf("GET %s: got %d %s", path, status, body)
 		}
+	}
+	if status, _ := get(t, s.url+"/reports/customers/1"); status != http.StatusUnauthorized {
+		t.Errorf("a report without an access token: got %d, want 401", status)
 	}
 	s.stop(t)
 	logs := s.logs.String()
@@ -105,6 +121,15 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if req := logLine(t, logs, "request"); req["correlation_id"] != "run-test-1" || req["service"] != "reporting" {
 		t.Errorf("request line: got %v", req)
 	}
+	var reads int
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"route":"/reports/daily-sales"`) && strings.Contains(l, `"sub":"ops-reader"`) {
+			reads++
+		}
+	}
+	if reads != 1 {
+		t.Errorf("got %d request lines of the report with its sub, want 1:\n%s", reads, logs)
+	}
 }
 
 // TestStartupFailuresExitWithOneLine runs the real binary with what stops it at start.
@@ -114,7 +139,7 @@ func TestStartupFailuresExitWithOneLine(t *testing.T) {
 	db := dbtest.New(t, "reporting")
 	sqs := startSQS(t, sqstest.Options{})
 	closed := closedPort(t)
-	base := []string{"PATH=" + os.Getenv("PATH"), "DB_CONNECT_TIMEOUT=1s", "PORT=0", "LOG_LEVEL=error"}
+	base := append(authtest.Env(), "PATH="+os.Getenv("PATH"), "DB_CONNECT_TIMEOUT=1s", "PORT=0", "LOG_LEVEL=error")
 	aws := []string{"AWS_ENDPOINT_URL=" + sqs.Endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
 	for _, tc := range []struct {
 		name string
@@ -122,6 +147,7 @@ func TestStartupFailuresExitWithOneLine(t *testing.T) {
 		want string
 	}{
 		{"bad PORT", []string{"PORT=abc"}, `reporting: config: PORT must be an integer from 0 to 65535, got "abc"`},
+		{"no way to verify access tokens", []string{"AUTH_HS256_SECRET="}, "reporting: config: AUTH_JWKS_URL or AUTH_HS256_SECRET must be set to verify access tokens"},
 		{"unknown flag", []string{"-x"}, "reporting: flag provided but not defined: -x"},
 		{"unreachable database", []string{"DB_HOST=127.0.0.1", "DB_PORT=" + closed}, "reporting: database unreachable at 127.0.0.1:" + closed},
 		{"missing queue", append([]string{"DB_DSN=" + db.DSN, "REPORTING_EVENTS_QUEUE=no-such-queue"}, aws...),
@@ -174,6 +200,7 @@ func startInProcess(t *testing.T, sqs *sqstest.Server, db *dbtest.DB, extra map[
 		"AWS_REGION": c.Region, "AWS_ENDPOINT_URL": c.Endpoint, "AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey,
 		"REPORTING_EVENTS_QUEUE": eventsQueue, "REPORTING_EVENTS_VISIBILITY_TIMEOUT": "2s",
 	}
+	maps.Copy(env, authtest.EnvMap())
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -266,9 +293,23 @@ func closedPort(t *testing.T) string {
 }
 
 // get fetches url and returns status and body.
+// get sends GET url without an access token.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getAs(t, url, "")
+}
+
+// getAs sends GET url with the access token tok ("" for none).
+func getAs(t *testing.T, url, tok string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", authtest.Bearer(tok))
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

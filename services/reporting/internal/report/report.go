@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/apperr"
+	"github.com/b2b/backoffice/internal/identity"
 )
 
 // Order statuses, as carried in the snapshots.
@@ -23,8 +24,13 @@ const (
 	StatusCanceled  = "CANCELED"
 )
 
-// ErrCustomerNotFound answers a customer report for a customer with no order in the projection.
+// ErrCustomerNotFound answers a customer report for a customer with no order in the projection, and
+// for a customer other than the one a caller is bound to.
 var ErrCustomerNotFound = apperr.NotFound("CUSTOMER_NOT_FOUND", "no orders recorded for this customer")
+
+// ErrOperatorsOnly refuses the reports across every customer (daily sales, top products) to a caller
+// bound to one customer: they are the backoffice's figures, made of other customers' orders.
+var ErrOperatorsOnly = apperr.Forbidden("FORBIDDEN", "reports across all customers are for the backoffice; an access token bound to a customer reads only its own customer report")
 
 // Order is the projection's copy of one order: its snapshot at Version.
 type Order struct {
@@ -163,8 +169,12 @@ type DailySales struct {
 	Days  []Day
 }
 
-// DailySales answers the daily sales report for the UTC dates from..to (YYYY-MM-DD, inclusive).
-func (s *Service) DailySales(ctx context.Context, from, to string) (DailySales, error) {
+// DailySales answers the daily sales report for the UTC dates from..to (YYYY-MM-DD, inclusive), to an
+// operator.
+func (s *Service) DailySales(ctx context.Context, who identity.Caller, from, to string) (DailySales, error) {
+	if !who.Operator() {
+		return DailySales{}, ErrOperatorsOnly
+	}
 	r, err := NewRange(from, to)
 	if err != nil {
 		return DailySales{}, err
@@ -185,8 +195,11 @@ type TopProducts struct {
 }
 
 // TopProducts answers the best-selling products of the orders confirmed from..to and not canceled, by
-// units and then revenue; limit is "" (DefaultLimit) or 1..MaxLimit.
-func (s *Service) TopProducts(ctx context.Context, from, to, limit string) (TopProducts, error) {
+// units and then revenue; limit is "" (DefaultLimit) or 1..MaxLimit. Only an operator may ask.
+func (s *Service) TopProducts(ctx context.Context, who identity.Caller, from, to, limit string) (TopProducts, error) {
+	if !who.Operator() {
+		return TopProducts{}, ErrOperatorsOnly
+	}
 	r, rangeErr := NewRange(from, to)
 	n, limitErr := ParseLimit(limit)
 	if err := joinValidation(rangeErr, limitErr); err != nil {
@@ -199,7 +212,11 @@ func (s *Service) TopProducts(ctx context.Context, from, to, limit string) (TopP
 	return TopProducts{Range: r, Limit: n, AsOf: asOf, Products: rows}, nil
 }
 
-// Customer answers the customer report.
-func (s *Service) Customer(ctx context.Context, customerID int64) (CustomerSummary, *time.Time, error) {
+// Customer answers the customer report, if who may see that customer: another customer than the one a
+// caller is bound to is ErrCustomerNotFound, as a customer without orders is.
+func (s *Service) Customer(ctx context.Context, who identity.Caller, customerID int64) (CustomerSummary, *time.Time, error) {
+	if !who.Sees(customerID) {
+		return CustomerSummary{}, nil, ErrCustomerNotFound
+	}
 	return s.store.Customer(ctx, customerID)
 }

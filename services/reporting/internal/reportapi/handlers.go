@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/web"
 	"github.com/b2b/backoffice/services/reporting/internal/report"
 )
@@ -65,8 +66,13 @@ type handler struct {
 }
 
 func (h handler) dailySales(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	res, err := h.svc.DailySales(r.Context(), q.Get("from"), q.Get("to"))
+	res, err := h.svc.DailySales(r.Context(), who, q.Get("from"), q.Get("to"))
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -80,8 +86,13 @@ func (h handler) dailySales(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) dailySalesCSV(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	res, err := h.svc.DailySales(r.Context(), q.Get("from"), q.Get("to"))
+	res, err := h.svc.DailySales(r.Context(), who, q.Get("from"), q.Get("to"))
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -100,8 +111,13 @@ func (h handler) dailySalesCSV(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) topProducts(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	res, err := h.svc.TopProducts(r.Context(), q.Get("from"), q.Get("to"), q.Get("limit"))
+	res, err := h.svc.TopProducts(r.Context(), who, q.Get("from"), q.Get("to"), q.Get("limit"))
 	if err != nil {
 		web.Error(w, r, err)
 		return
@@ -115,12 +131,17 @@ func (h handler) topProducts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) customer(w http.ResponseWriter, r *http.Request) {
+	who, err := auth.Caller(r.Context())
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
 	id, err := web.IDParam(r, "id")
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	c, asOf, err := h.svc.Customer(r.Context(), id)
+	c, asOf, err := h.svc.Customer(r.Context(), who, id)
 	if err != nil {
 		web.Error(w, r, err)
 		return

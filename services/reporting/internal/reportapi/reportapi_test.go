@@ -12,6 +12,7 @@ import (
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apitest"
+	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/proctest"
@@ -29,6 +30,8 @@ type api struct {
 	c     *apitest.Contract
 	store *reportdb.Store
 	logs  *proctest.Buffer
+	// bearer is the access token get sends to the reports unless told otherwise.
+	bearer string
 }
 
 func newAPI(t *testing.T, c *apitest.Contract) *api {
@@ -36,8 +39,8 @@ func newAPI(t *testing.T, c *apitest.Contract) *api {
 	db := dbtest.New(t, "reporting")
 	store := reportdb.New(db.DB)
 	logs := &proctest.Buffer{}
-	h := reportapi.Routes(logging.New(logs, reportapi.Service, "info"), report.NewService(store), store.Ping, reporting.OpenAPI)
-	return &api{t: t, h: h, c: c, store: store, logs: logs}
+	h := reportapi.Routes(logging.New(logs, reportapi.Service, "info"), report.NewService(store), authtest.Verifier(), store.Ping, reporting.OpenAPI)
+	return &api{t: t, h: h, c: c, store: store, logs: logs, bearer: authtest.Operator(t)}
 }
 
 type resp struct {
@@ -48,7 +51,16 @@ type resp struct {
 
 func (a *api) get(path string) resp {
 	a.t.Helper()
+	return a.getWith(authtest.Bearer(a.bearer), path)
+}
+
+// getWith sends the Authorization header authz ("" for none).
+func (a *api) getWith(authz, path string) resp {
+	a.t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
 	status, header, body := a.c.Do(a.t, a.h, req)
 	return resp{status, header, body}
 }
@@ -262,14 +274,16 @@ func TestReports(t *testing.T) {
 		// A database that is gone: /health says so, and a report is a plain 500.
 		down := dbtest.New(t, "reporting")
 		store := reportdb.New(down.DB)
-		h := reportapi.Routes(logging.New(a.logs, reportapi.Service, "info"), report.NewService(store), store.Ping, reporting.OpenAPI)
+		h := reportapi.Routes(logging.New(a.logs, reportapi.Service, "info"), report.NewService(store), authtest.Verifier(), store.Ping, reporting.OpenAPI)
 		down.Close()
 		status, header, body := c.Do(t, h, httptest.NewRequest(http.MethodGet, "/health", nil))
 		if status != 503 || string(body) != `{"checks":{"db":"down"},"service":"reporting","status":"degraded"}` {
 			t.Errorf("health with the database down: got %d %s %v", status, body, header)
 		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/reports/daily-sales?from=2026-03-01&to=2026-03-02", nil))
+		req := httptest.NewRequest(http.MethodGet, "/reports/daily-sales?from=2026-03-01&to=2026-03-02", nil)
+		req.Header.Set("Authorization", authtest.Bearer(a.bearer))
+		h.ServeHTTP(rec, req)
 		if rec.Code != 500 || rec.Body.String() != `{"error":{"code":"INTERNAL","message":"internal error"}}` {
 			t.Errorf("report with the database down: got %d %s", rec.Code, rec.Body)
 		}
@@ -288,10 +302,11 @@ func TestErrorLogCarriesCorrelationID(t *testing.T) {
 	db := dbtest.New(t, "reporting")
 	store := reportdb.New(db.DB)
 	logs := &proctest.Buffer{}
-	h := reportapi.Routes(logging.New(logs, reportapi.Service, "info"), report.NewService(store), store.Ping, reporting.OpenAPI)
+	h := reportapi.Routes(logging.New(logs, reportapi.Service, "info"), report.NewService(store), authtest.Verifier(), store.Ping, reporting.OpenAPI)
 	db.Close()
 	req := httptest.NewRequest(http.MethodGet, "/reports/top-products?from=2026-03-01&to=2026-03-02", nil)
 	req.Header.Set(web.CorrelationHeader, "corr-report-1")
+	req.Header.Set("Authorization", authtest.Bearer(authtest.Operator(t)))
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	var failures []map[string]any
 	for _, line := range logs.Lines() {
