@@ -25,10 +25,10 @@ import (
 
 // Options configure a Relay. Zero values take the defaults noted on each field.
 type Options struct {
-	// BatchSize is the number of rows one relay locks and sends per transaction (default 100). After
+	// BatchSize is the number of rows one relay locks and sends per transaction (default 300). After
 	// a crash, at most this many events of the interrupted batch are sent again.
 	BatchSize int
-	// Lanes is how many batch calls are in flight at once (default 4). The events of one aggregate
+	// Lanes is how many batch calls are in flight at once (default 8). The events of one aggregate
 	// always go through the same lane, in offset order.
 	Lanes int
 	// PollInterval is the wait between polls of an empty outbox (default 250 ms).
@@ -55,10 +55,10 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 100
+		o.BatchSize = 300
 	}
 	if o.Lanes <= 0 {
-		o.Lanes = 4
+		o.Lanes = 8
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond

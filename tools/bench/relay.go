@@ -346,11 +346,14 @@ func (b *bench) rawSend(ctx context.Context, name string, n, batch int, send fun
 
 // sendBatch is one SendMessageBatch to the queue at url, with the message attributes the relay sets on
 // each event.
+// rawAttributes are the message attributes of the raw sends: the ones every relayed event carries.
+var rawAttributes = []string{"event_type", "aggregate_type", "aggregate_id", "aggregate_version", "correlation_id", "_watermill_message_uuid"}
+
 func (b *bench) sendBatch(ctx context.Context, url string, bodies []string) error {
 	entries := make([]types.SendMessageBatchRequestEntry, len(bodies))
 	for i, body := range bodies {
 		attrs := map[string]types.MessageAttributeValue{}
-		for _, k := range []string{"event_type", "aggregate_type", "aggregate_id", "aggregate_version", "correlation_id", "_watermill_message_uuid"} {
+		for _, k := range rawAttributes {
 			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(k + "-value")}
 		}
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(body), MessageAttributes: attrs}

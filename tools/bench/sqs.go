@@ -195,6 +195,14 @@ func (s *sqsInfo) snsPublishBatch(ctx context.Context, topicARN string, bodies [
 		p := "PublishBatchRequestEntries.member." + strconv.Itoa(i+1) + "."
 		form.Set(p+"Id", "m"+strconv.Itoa(i))
 		form.Set(p+"Message", b)
+		// The attributes an event carries (as in the raw SendMessageBatch): goaws parses and copies each
+		// one to every subscribed queue, so a baseline without them would do a fraction of the work.
+		for j, k := range rawAttributes {
+			a := p + "MessageAttributes.entry." + strconv.Itoa(j+1) + "."
+			form.Set(a+"Name", k)
+			form.Set(a+"Value.DataType", "String")
+			form.Set(a+"Value.StringValue", k+"-value")
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"/", strings.NewReader(form.Encode()))
 	if err != nil {

@@ -14,7 +14,7 @@ func TestLoadDefaultsAndMasking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DB.Name != "orders" || c.Topic != "order-events" || c.BatchSize != 100 || c.MaxAttempts != 5 ||
+	if c.DB.Name != "orders" || c.Topic != "order-events" || c.BatchSize != 300 || c.Lanes != 8 || c.MaxAttempts != 5 ||
 		c.PollInterval != 250*time.Millisecond || c.SQS.Region != "us-east-1" || c.SQS.Endpoint != "http://127.0.0.1:4100" {
 		t.Errorf("defaults: got %+v", c)
 	}
