@@ -77,14 +77,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 		return err
 	}
 	defer db.Close()
-	store := reportdb.New(db)
+	var opts []reportdb.Option
 	if *exitAfterEffect {
-		store.AfterEffect = func() error {
+		opts = append(opts, reportdb.AfterEffect(func() error {
 			log.Warn("exiting inside the transaction, after the effect and before the inbox row (-exit-after-effect)")
 			os.Exit(exitCodeAfterEffect)
 			return nil
-		}
+		}))
 	}
+	store := reportdb.New(db, opts...)
 	svc := report.NewService(store)
 
 	// The queue is infrastructure: a missing one is a set-up error, said once at start rather than

@@ -271,21 +271,35 @@ func TestReports(t *testing.T) {
 		if r := a.get("/openapi.yaml"); r.status != 200 || !strings.HasPrefix(string(r.body), "openapi: 3.0.3") || r.header.Get("Content-Type") != "application/yaml" {
 			t.Errorf("openapi: got %d %.40s %v", r.status, r.body, r.header)
 		}
-		// A database that is gone: /health says so, and a report is a plain 500.
-		down := dbtest.New(t, "reporting")
-		store := reportdb.New(down.DB)
+		// A database that cannot be reached: /health says so, and a report is 503 DATABASE_UNAVAILABLE
+		// with Retry-After, which tells a client to try again.
+		behind := dbtest.New(t, "reporting")
+		proxy := behind.NewProxy(t)
+		store := reportdb.New(proxy.DB(behind))
 		h := reportapi.Routes(logging.New(a.logs, reportapi.Service, "info"), report.NewService(store), authtest.Verifier(), store.Ping, reporting.OpenAPI)
-		down.Close()
+		proxy.Down()
 		status, header, body := c.Do(t, h, httptest.NewRequest(http.MethodGet, "/health", nil))
 		if status != 503 || string(body) != `{"checks":{"db":"down"},"service":"reporting","status":"degraded"}` {
 			t.Errorf("health with the database down: got %d %s %v", status, body, header)
 		}
-		rec := httptest.NewRecorder()
+		for _, path := range []string{
+			"/reports/daily-sales?from=2026-03-01&to=2026-03-02",
+			"/reports/top-products?from=2026-03-01&to=2026-03-02",
+			"/reports/customers/5",
+		} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Authorization", authtest.Bearer(a.bearer))
+			status, header, body := c.Do(t, h, req)
+			if status != 503 || header.Get("Retry-After") != "2" ||
+				string(body) != `{"error":{"code":"DATABASE_UNAVAILABLE","message":"the database is unavailable, retry later"}}` {
+				t.Errorf("%s with the database down: got %d %s %v", path, status, body, header)
+			}
+		}
+		proxy.Up()
 		req := httptest.NewRequest(http.MethodGet, "/reports/daily-sales?from=2026-03-01&to=2026-03-02", nil)
 		req.Header.Set("Authorization", authtest.Bearer(a.bearer))
-		h.ServeHTTP(rec, req)
-		if rec.Code != 500 || rec.Body.String() != `{"error":{"code":"INTERNAL","message":"internal error"}}` {
-			t.Errorf("report with the database down: got %d %s", rec.Code, rec.Body)
+		if status, _, body := c.Do(t, h, req); status != 200 {
+			t.Errorf("report once the database is back: got %d %s", status, body)
 		}
 	})
 

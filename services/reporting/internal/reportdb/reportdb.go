@@ -15,19 +15,31 @@ import (
 	"github.com/b2b/backoffice/services/reporting/internal/report"
 )
 
-// Store is the MySQL report.Store.
+// Store is the MySQL report.Store. Every method passes the error it returns through sqldb.Translate,
+// so that an unreachable database is answered with 503 DATABASE_UNAVAILABLE rather than 500.
 type Store struct {
-	db *sql.DB
-	// AfterEffect, when set, runs inside Apply's transaction after the effect on the projection and
-	// before the inbox row; an error from it rolls both back. It is a test seam: the crash tests stop
-	// the process there, or fail the transaction, to show the effect never commits without its inbox row.
-	AfterEffect func() error
+	db          *sql.DB
+	afterEffect func() error
 }
 
 var _ report.Store = (*Store)(nil)
 
+// Option configures a Store.
+type Option func(*Store)
+
+// AfterEffect makes fn run inside Apply's transaction, after the effect on the projection and before
+// the inbox row; an error from fn rolls both back. It is a test seam: the crash tests stop the process
+// there, or fail the transaction, to show the effect never commits without its inbox row.
+func AfterEffect(fn func() error) Option { return func(s *Store) { s.afterEffect = fn } }
+
 // New returns a Store on db.
-func New(db *sql.DB) *Store { return &Store{db: db} }
+func New(db *sql.DB, opts ...Option) *Store {
+	s := &Store{db: db}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // errDuplicate ends a transaction that found the event processed by a concurrent delivery.
 var errDuplicate = errors.New("event already processed")
@@ -55,8 +67,8 @@ func (s *Store) Apply(ctx context.Context, ev report.Event) (report.Outcome, err
 				return err
 			}
 		}
-		if s.AfterEffect != nil {
-			if err := s.AfterEffect(); err != nil {
+		if s.afterEffect != nil {
+			if err := s.afterEffect(); err != nil {
 				return err
 			}
 		}
@@ -74,7 +86,7 @@ func (s *Store) Apply(ctx context.Context, ev report.Event) (report.Outcome, err
 	case errors.Is(err, errDuplicate):
 		return report.Duplicate, nil
 	case err != nil:
-		return "", fmt.Errorf("apply event %s (%s of %s %s v%d): %w", ev.ID, ev.Type, ev.AggregateType, ev.AggregateID, ev.AggregateVersion, err)
+		return "", sqldb.Translate(fmt.Errorf("apply event %s (%s of %s %s v%d): %w", ev.ID, ev.Type, ev.AggregateType, ev.AggregateID, ev.AggregateVersion, err))
 	}
 	return out, nil
 }
@@ -148,7 +160,7 @@ func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 		if errors.Is(err, report.ErrCustomerNotFound) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, sqldb.Translate(fmt.Errorf("%s: %w", op, err))
 	}
 	return asOf, nil
 }
@@ -254,5 +266,5 @@ func (s *Store) Customer(ctx context.Context, customerID int64) (report.Customer
 // keep answering it after the database was dropped.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.db.ExecContext(ctx, "SELECT 1 FROM processed_events LIMIT 1")
-	return err
+	return sqldb.Translate(err)
 }

@@ -332,11 +332,18 @@ func TestInboxAndVersions(t *testing.T) {
 func TestEffectAndInboxCommitTogether(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t, "reporting")
-	s := reportdb.New(db.DB)
+	// fail, when set, runs after the effect inside Apply's transaction.
+	var fail func() error
+	s := reportdb.New(db.DB, reportdb.AfterEffect(func() error {
+		if fail == nil {
+			return nil
+		}
+		return fail()
+	}))
 	created, confirmed, _ := orderEvents(t, 7)
 	injected := errors.New("injected failure after the effect")
 	var effectsSeen int
-	s.AfterEffect = func() error {
+	fail = func() error {
 		// The effect is there, inside the transaction, when the failure strikes.
 		effectsSeen++
 		return injected
@@ -352,12 +359,12 @@ func TestEffectAndInboxCommitTogether(t *testing.T) {
 			t.Errorf("%s: %d rows after the rolled back apply, want 0", table, n)
 		}
 	}
-	s.AfterEffect = nil
+	fail = nil
 	apply(t, s, created, report.Applied)
 	apply(t, s, created, report.Duplicate)
 
 	// The same for an update of a known order: the stored snapshot stays as it was.
-	s.AfterEffect = func() error { return injected }
+	fail = func() error { return injected }
 	if _, err := s.Apply(context.Background(), confirmed); !errors.Is(err, injected) {
 		t.Fatalf("got %v, want the injected error", err)
 	}
@@ -367,7 +374,7 @@ func TestEffectAndInboxCommitTogether(t *testing.T) {
 	if n := count(t, db.DB, "SELECT COUNT(*) FROM processed_events WHERE event_id = ?", confirmed.ID); n != 0 {
 		t.Fatal("the inbox row of a failed apply was committed")
 	}
-	s.AfterEffect = nil
+	fail = nil
 	apply(t, s, confirmed, report.Applied)
 	if n := count(t, db.DB, "SELECT COUNT(*) FROM orders WHERE order_id = 7 AND version = 2 AND status = 'CONFIRMED'"); n != 1 {
 		t.Fatal("the redelivered confirmation was not applied")
