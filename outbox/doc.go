@@ -8,26 +8,16 @@
 // # Table and adapter
 //
 // The table has watermill-sql's MySQLQueueSchema layout (a row per event, its own delivered state, no
-// global high-water mark). Rows hold the event as written: uuid is the event id, payload the envelope
-// JSON, metadata the routing fields (events.Meta*), so both people and code can find an event with SQL.
-// The relay reads the table under READ COMMITTED through its own subscriber adapter (relay.Schema and
-// relay.Offsets), which changes three things in the upstream queue adapter, each for a measured reason:
-//
-//   - Several relays: the batch select is FOR UPDATE SKIP LOCKED, so each relay takes rows no other
-//     relay holds, and a row still being inserted by an open producer transaction is skipped, not waited
-//     for; with no high-water mark it is picked up by a later poll. TestTwoRelaysAtOnce: no loss, no
-//     event sent twice.
-//   - Deleting delivered rows: the relay deletes each row by primary key, in the batch transaction,
-//     right after sending it. The upstream ack, DELETE ... WHERE offset IN (batch) at the end of the
-//     batch, runs as a range scan that also locks the rows next to the batch; with two relays those
-//     belong to the other relay, and the two deadlocked 41–80 times per 4 000 events here, each
-//     deadlock rolling back a delivered batch that was then sent again (about 1 900 duplicates in one
-//     run). A primary-key delete locks only its row. The end-of-batch ack is left as an UPDATE (which
-//     READ COMMITTED evaluates semi-consistently, skipping locked neighbours) that finds nothing to do.
-//   - Partial batches: when one event cannot be sent within AckDeadline, the subscriber stops the batch
-//     there and commits. The upstream ack then deletes every selected row, including the ones never
-//     sent: 15 of 20 events lost in TestEventNotSentWithinAckDeadlineIsKept. Offsets acks only the
-//     rows up to the last one acknowledged.
+// global high-water mark), with parked_at and last_error added for events that can never be sent. Rows
+// hold the event as written: uuid is the event id, payload the envelope JSON, metadata the routing
+// fields (events.Meta*), so both people and code can find an event with SQL. Publish writes through
+// watermill-sql's publisher; the relay (package outbox/relay) reads the table with its own batch
+// statements rather than watermill-sql's subscriber, for the reasons given there: rows locked FOR
+// UPDATE SKIP LOCKED under READ COMMITTED, so several relays share the table and a row of a producer
+// transaction still open is skipped rather than waited for, and each delivered row deleted by primary
+// key in the batch transaction, so no event is acknowledged before it was sent
+// (TestEventNotSentWithinAckDeadlineIsKept) and two relays neither deadlock nor send an event twice
+// (TestTwoRelaysAtOnce).
 //
 // Why not watermill-sql's DefaultMySQLSchema: its offsets table is a high-water mark. InnoDB hands out
 // an AUTO_INCREMENT value before the row is visible, so a transaction that commits after a higher one

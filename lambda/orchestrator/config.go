@@ -26,7 +26,8 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// Margin is kept free before the invocation's own deadline (Lambda's timeout) to write the answer.
 	Margin time.Duration
-	// PollInitial and PollMax shape the capped exponential backoff between status polls.
+	// PollInitial and PollMax shape the capped exponential backoff before asking orders-api again after
+	// a failed long poll, or one that came back early without the final answer.
 	PollInitial time.Duration
 	PollMax     time.Duration
 	LogLevel    string

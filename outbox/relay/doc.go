@@ -7,19 +7,26 @@
 // One relay transaction, under READ COMMITTED:
 //
 //  1. SELECT the next BatchSize undelivered, unparked rows, in offset order, FOR UPDATE SKIP LOCKED, through
-//     the primary key. SKIP LOCKED lets several relays share the table: each takes rows no other relay
+//     the primary key, starting where the last select ended (a hint, reset to the start of the table
+//     whenever a select comes back short and at least every second, so a row that committed late with a
+//     lower offset is picked up by a later poll, not passed by; walking from the start each time through
+//     the delete-marked records of rows just delivered made each batch of a backlog several times slower). SKIP LOCKED lets several relays share the table: each takes rows no other relay
 //     holds, and a row of a producer transaction still open is skipped, not waited for; with no
 //     high-water mark it is picked up by a later poll. The primary key rather than the (acked, offset)
 //     index: through the index, a relay that skips a row keeps that row's index entry locked, the relay
 //     that holds the row then waits on it to delete the row, and two relays deadlocked several times per
 //     thousand events (TestTwoRelaysAtOnce: no loss, no event sent twice).
-//  2. Send the rows in offset order, in batch calls (SNS PublishBatch: up to 10 messages and 256 KiB;
-//     queue.Batcher), each message in watermill-aws's format, so consumers read it with watermill-aws's
-//     SQS subscriber: the envelope as body, the event id as _watermill_message_uuid and the events.Meta*
-//     keys as String attributes (at most 9 keys fit SQS's 10 attributes).
-//  3. Delete each delivered row, by primary key, in the batch transaction. Not one DELETE ... IN (...):
-//     on a table the optimizer takes for small (the outbox, whose rows leave as they are delivered) that
-//     runs as a full scan, which waits on the rows other relays hold, and two relays deadlock.
+//  2. Send the rows in batch calls (SNS PublishBatch: up to 10 messages and 256 KiB; queue.Batcher), in
+//     Lanes groups at once: the rows are split by a hash of their aggregate, so the events of one order
+//     always go through one lane, in offset order, one call after the other. Each message is in
+//     watermill-aws's format, so consumers read it with watermill-aws's SQS subscriber: the envelope as
+//     body, the event id as _watermill_message_uuid and the events.Meta* keys as String attributes (at
+//     most 9 keys fit SQS's 10 attributes).
+//  3. Delete each delivered row, by primary key, in the batch transaction: one DELETE per row, all of them
+//     sent in one round trip (so the relay's connections need sqldb.Config.MultiStatements; Run checks).
+//     Not one DELETE ... IN (...): on a table the optimizer takes for small (the outbox, whose rows leave
+//     as they are delivered) that runs as a full scan, which waits on the rows other relays hold, and two
+//     relays deadlock.
 //  4. Commit. A crash anywhere before rolls the batch back; its rows are sent again by the next relay:
 //     at most BatchSize duplicates per crash (TestCrashIsAtLeastOnce kills the real binary).
 //
@@ -51,10 +58,11 @@
 //
 // # Order
 //
-// With one relay, events leave in offset order among committed rows, one batch call after the other.
-// Publish is the last statement of a transaction that locks the aggregate first, so a later version of
-// an order is always inserted after the earlier one committed: each order's events are sent in
-// aggregate_version order (TestOrderFollowsAggregateVersion). A parked event, or several relays, can
+// With one relay, an aggregate's events leave in offset order among committed rows: they share a lane,
+// and a lane sends one batch call after the other (the lanes run side by side, so events of different
+// orders may overtake each other). Publish is the last statement of a transaction that locks the
+// aggregate first, so a later version of an order is always inserted after the earlier one committed:
+// each order's events are sent in aggregate_version order (TestOrderFollowsAggregateVersion). A parked event, or several relays, can
 // break that order; SQS standard queues do not keep it either, so consumers use aggregate_version.
 //
 // # Lag

@@ -137,6 +137,8 @@ type sqsInfo struct {
 	client   *sqs.Client
 	http     *http.Client
 	// commands and events are the queue names the processes use (ORDER_COMMANDS_QUEUE, ORDER_EVENTS_QUEUE).
+	// ORDER_EVENTS_QUEUE is the older topology's: before the order-events topic, the relay sent to that one
+	// queue. It is read so that the harness can still measure a tree of that time (the "before" runs).
 	commands string
 	events   string
 	// dest is the queue the harness reads relayed events from: the tap when topics exist, else events.

@@ -611,11 +611,17 @@ const MaxRequestWait = 20 * time.Second
 // every few milliseconds, until it is final, wait has passed or ctx ends, and what was read last is
 // returned. The worker that finishes a request runs in another process, so the database is where the
 // answer shows up; the reads are primary-key lookups of one row.
+//
+// The pause between reads doubles from 1 ms to 8 ms: a worker records its answer within tens of
+// milliseconds of the command's delivery. A request still open after a second waits on a slow or stalled
+// worker (or a command still on the queue); it is then read every 50 ms, so that many callers waiting
+// through a worker outage do not keep the database busy with reads.
 func (s *Service) AwaitOrderRequest(ctx context.Context, key string, wait time.Duration) (events.OrderRequest, error) {
 	if !events.ValidKey(key) {
 		return events.OrderRequest{}, ErrRequestNotFound
 	}
-	deadline := time.Now().Add(min(wait, MaxRequestWait))
+	start := time.Now()
+	deadline := start.Add(min(wait, MaxRequestWait))
 	interval := time.Millisecond
 	for {
 		r, err := s.store.Request(ctx, key)
@@ -632,7 +638,11 @@ func (s *Service) AwaitOrderRequest(ctx context.Context, key string, wait time.D
 			return s.OrderRequest(context.WithoutCancel(ctx), key)
 		case <-time.After(min(interval, left)):
 		}
-		interval = min(2*interval, 8*time.Millisecond)
+		if time.Since(start) < time.Second {
+			interval = min(2*interval, 8*time.Millisecond)
+		} else {
+			interval = 50 * time.Millisecond
+		}
 	}
 }
 
