@@ -7,10 +7,13 @@
 // One relay transaction, under READ COMMITTED:
 //
 //  1. SELECT the next BatchSize undelivered, unparked rows, in offset order, FOR UPDATE SKIP LOCKED, through
-//     the primary key, starting where the last select ended (a hint, reset to the start of the table
-//     whenever a select comes back short and at least every second, so a row that committed late with a
-//     lower offset is picked up by a later poll, not passed by; walking from the start each time through
-//     the delete-marked records of rows just delivered made each batch of a backlog several times slower). SKIP LOCKED lets several relays share the table: each takes rows no other relay
+//     the primary key, starting past the last batch's rows rather than at the start of the table (walking
+//     through the delete-marked records of rows just delivered made each batch of a backlog several
+//     times slower). It moves past them only once none can still be sent: after the commit, one locking
+//     read of the batch's range with NOWAIT finds a row the select skipped because a producer's
+//     transaction still held it, or a refused or released row; the next select then starts there, so a
+//     late commit is never overtaken by the next version of its order (TestLateCommitGoesBeforeTheNextVersion).
+//     Every second the select starts at the beginning of the table, for a parked row put back in line. SKIP LOCKED lets several relays share the table: each takes rows no other relay
 //     holds, and a row of a producer transaction still open is skipped, not waited for; with no
 //     high-water mark it is picked up by a later poll. The primary key rather than the (acked, offset)
 //     index: through the index, a relay that skips a row keeps that row's index entry locked, the relay
@@ -59,8 +62,8 @@
 // # Order
 //
 // With one relay, an aggregate's events leave in offset order among committed rows: they share a lane,
-// and a lane sends one batch call after the other (the lanes run side by side, so events of different
-// orders may overtake each other). Publish is the last statement of a transaction that locks the
+// a lane sends one batch call after the other (the lanes run side by side, so events of different
+// orders may overtake each other), and a select never starts past a row that could still be sent. Publish is the last statement of a transaction that locks the
 // aggregate first, so a later version of an order is always inserted after the earlier one committed:
 // each order's events are sent in aggregate_version order (TestOrderFollowsAggregateVersion). A parked event, or several relays, can
 // break that order; SQS standard queues do not keep it either, so consumers use aggregate_version.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestLockSkipsRowsAnotherRelayHolds(t *testing.T) {
 	r := &Relay{db: db.DB, o: Options{BatchSize: 3}}
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	batch := func(tx *sql.Tx) []string {
-		rows, err := r.lock(ctx, tx)
+		rows, _, err := r.lock(ctx, tx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,5 +70,89 @@ func TestLockSkipsRowsAnotherRelayHolds(t *testing.T) {
 	first, second := batch(tx1), batch(tx2)
 	if fmt.Sprint(first) != fmt.Sprint(ids[1:4]) || fmt.Sprint(second) != fmt.Sprint(ids[4:7]) {
 		t.Errorf("batches %v and %v, want %v and %v (the parked first row skipped)", first, second, ids[1:4], ids[4:7])
+	}
+}
+
+// TestAdvanceWaitsForSkippedRows: the next select starts past a batch's range only once no row in it can
+// still be sent. A row a producer's open transaction holds is skipped by the batch; while it is locked
+// the relay looks at the range again, once it commits the next select starts at it, and once it is
+// gone the range is passed.
+func TestAdvanceWaitsForSkippedRows(t *testing.T) {
+	db := dbtest.New(t, "orders")
+	ctx := context.Background()
+	event := func(i int) events.Envelope {
+		ev, err := events.New(events.OrderCreated, events.AggregateOrder, fmt.Sprint(i), 1, "", map[string]int{"id": i}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	publish := func(evs ...events.Envelope) {
+		t.Helper()
+		if err := sqldb.InTx(ctx, db.DB, func(tx *sql.Tx) error { return outbox.Publish(ctx, tx, evs...) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offsetOf := func(id string) int64 {
+		t.Helper()
+		var o int64
+		if err := db.QueryRow("SELECT `offset` FROM outbox WHERE uuid = ?", id).Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	before := event(1)
+	publish(before)
+	// A producer transaction holds the next row, uncommitted, while later rows commit.
+	held := event(2)
+	producer, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Rollback()
+	if err := outbox.Publish(ctx, producer, held); err != nil {
+		t.Fatal(err)
+	}
+	after := event(3)
+	publish(after)
+
+	r := &Relay{db: db.DB, o: Options{BatchSize: 10}, log: slog.New(slog.DiscardHandler), lastRescan: time.Now()}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, start, err := r.lock(ctx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].msg.UUID != before.EventID || rows[1].msg.UUID != after.EventID || start != 0 {
+		t.Fatalf("batch: %d rows from %d, want the committed two from 0 (the held row skipped)", len(rows), start)
+	}
+	// The batch delivers both and commits.
+	if _, err := tx.Exec("DELETE FROM outbox WHERE `offset` IN (?, ?)", rows[0].offset, rows[1].offset); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	last := rows[1].offset
+
+	r.advance(ctx, start, last)
+	if r.from != start {
+		t.Errorf("with the held row still locked: next select from %d, want %d (the range again)", r.from, start)
+	}
+	if err := producer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(ctx, start, last)
+	if want := offsetOf(held.EventID); r.from != want {
+		t.Errorf("with the held row committed: next select from %d, want its offset %d", r.from, want)
+	}
+	if _, err := db.Exec("DELETE FROM outbox WHERE uuid = ?", held.EventID); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(ctx, start, last)
+	if r.from != last+1 {
+		t.Errorf("with the range delivered: next select from %d, want %d", r.from, last+1)
 	}
 }

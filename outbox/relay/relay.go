@@ -100,13 +100,12 @@ type Relay struct {
 	delivered atomic.Int64
 	running   chan struct{}
 
-	// from is where the next select starts looking: every row below it was delivered, refused, parked
-	// or held by another relay when this relay passed it. Delivered rows leave delete-marked records
-	// behind until InnoDB purges them, and a select walking from the start of the table through tens of
-	// thousands of them while the relay drains a backlog made each batch several times slower. It is a
-	// hint, not a high-water mark: it goes back to 0 whenever a select comes back short (the relay is
-	// caught up) and at least every rescanEvery, so a row that committed late with a lower offset, or
-	// that another relay released, is picked up by a later poll, never passed by for good.
+	// from is where the next select starts looking. Delivered rows leave delete-marked records behind
+	// until InnoDB purges them, and a select walking from the start of the table through tens of
+	// thousands of them while the relay drains a backlog made each batch several times slower; so the
+	// select starts past the rows the last batch looked at, once nothing among them can still be sent
+	// (see advance). It goes back to 0 at least every rescanEvery, for a row that comes back into line
+	// below it (a parked event released).
 	from       int64
 	lastRescan time.Time
 }
@@ -192,6 +191,9 @@ type row struct {
 
 type batchResult struct {
 	selected, delivered, refused int
+	// start and last are the offsets the select looked at: from where it started to the last row it
+	// took (last is meaningful when selected > 0).
+	start, last int64
 }
 
 // batch locks the next rows (READ COMMITTED, FOR UPDATE SKIP LOCKED: rows other relays hold and rows
@@ -201,11 +203,14 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 	var res batchResult
 	err := sqldb.InTxOpts(context.WithoutCancel(ctx), r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
 		res = batchResult{}
-		rows, err := r.lock(ctx, tx)
+		rows, start, err := r.lock(ctx, tx)
 		if err != nil {
 			return err
 		}
-		res.selected = len(rows)
+		res.selected, res.start = len(rows), start
+		if len(rows) > 0 {
+			res.last = rows[len(rows)-1].offset
+		}
 		// The lanes send at once; the transaction is written after they are done, from here only.
 		lanes := r.lanes(rows)
 		results := make([]sent, len(lanes))
@@ -242,8 +247,39 @@ func (r *Relay) batch(ctx context.Context) (batchResult, error) {
 	r.delivered.Add(int64(res.delivered))
 	if res.selected > 0 {
 		r.o.Metrics.batch()
+		r.advance(ctx, res.start, res.last)
 	}
 	return res, nil
+}
+
+// advance sets where the next select starts, after a batch that looked at the offsets start…last has
+// committed: past last only when nothing in that range can still be sent. The select skipped the rows
+// it found locked: a producer's transaction still open (it may commit later, and the next version of
+// its order after it, at a higher offset) or another relay's batch; and the batch may have refused or
+// released rows. Starting the next select past such a row would send a later version of its order
+// first. One locking read of the range with NOWAIT tells: a locked row fails it at once (the range is
+// looked at again), the first pending row is the new start, nothing means past last. The range is the
+// batch's own, so the read walks a few hundred records at most.
+func (r *Relay) advance(ctx context.Context, start, last int64) {
+	r.from = start
+	tx, err := r.db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return
+	}
+	defer tx.Rollback()
+	var next int64
+	err = tx.QueryRowContext(context.WithoutCancel(ctx), "SELECT `offset` FROM "+table+
+		" FORCE INDEX (PRIMARY) WHERE `offset` BETWEEN ? AND ? AND `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT 1 FOR UPDATE NOWAIT",
+		start, last).Scan(&next)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		r.from = last + 1
+	case err == nil:
+		r.from = next
+	default:
+		// A locked row (NOWAIT), or database trouble: start at the same place next time.
+		r.log.Debug("outbox range not settled; the next select starts there again", "from", start, "to", last, "error", err.Error())
+	}
 }
 
 // lanes splits rows, kept in offset order, into Lanes groups (some empty) by aggregate: all events of one
@@ -300,8 +336,9 @@ func (r *Relay) sendLane(ctx context.Context, lane int, rows []row) sent {
 	return out
 }
 
-// lock selects and locks the next batch of undelivered, unparked rows.
-func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
+// lock selects and locks the next batch of undelivered, unparked rows, and says from which offset it
+// looked.
+func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, int64, error) {
 	// FORCE INDEX (PRIMARY): through the (acked, offset) index, a skipped row's index entry stays locked by
 	// the skipping relay, and the relay that holds the row then waits on it to delete the row: two relays
 	// deadlocked that way several times per thousand events, each time sending a batch again. Delivered
@@ -314,7 +351,7 @@ func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
 		" FORCE INDEX (PRIMARY) WHERE `offset` >= ? AND `acked` = FALSE AND `parked_at` IS NULL ORDER BY `offset` LIMIT ? FOR UPDATE SKIP LOCKED",
 		from, r.o.BatchSize)
 	if err != nil {
-		return nil, fmt.Errorf("lock outbox batch: %w", err)
+		return nil, 0, fmt.Errorf("lock outbox batch: %w", err)
 	}
 	defer rs.Close()
 	var out []row
@@ -325,7 +362,7 @@ func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
 			payload, metas []byte
 		)
 		if err := rs.Scan(&rw.offset, &uuid, &payload, &metas); err != nil {
-			return nil, fmt.Errorf("read outbox row: %w", err)
+			return nil, 0, fmt.Errorf("read outbox row: %w", err)
 		}
 		rw.msg = message.NewMessage(uuid, payload)
 		if len(metas) > 0 {
@@ -340,14 +377,9 @@ func (r *Relay) lock(ctx context.Context, tx *sql.Tx) ([]row, error) {
 		out = append(out, rw)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("read outbox batch: %w", err)
+		return nil, 0, fmt.Errorf("read outbox batch: %w", err)
 	}
-	if len(out) < r.o.BatchSize {
-		r.from = 0 // caught up: look from the start next time
-	} else {
-		r.from = out[len(out)-1].offset + 1
-	}
-	return out, nil
+	return out, from, nil
 }
 
 // maxMetadataKeys: SQS allows 10 message attributes and the message UUID takes one.

@@ -354,6 +354,76 @@ func TestOrderFollowsAggregateVersion(t *testing.T) {
 	}
 }
 
+// TestLateCommitGoesBeforeTheNextVersion: a producer transaction holds an order's event uncommitted
+// while a full batch of later events is selected without it; it commits during that batch's send, and
+// the order's next version is written right after. The held event must still be sent first: the next
+// select starts at it, not past the batch.
+func TestLateCommitGoesBeforeTheNextVersion(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	producer, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Rollback()
+	v1 := newEvent(t, 1, 1, "")
+	if err := outbox.Publish(ctx, producer, v1); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{v1.EventID: true}
+	var others []events.Envelope
+	for i := int64(2); i <= 11; i++ {
+		ev := newEvent(t, i, 1, "")
+		others = append(others, ev)
+		want[ev.EventID] = true
+	}
+	publish(t, e.db.DB, others...)
+
+	gate := &gateBatcher{entered: make(chan struct{}), release: make(chan struct{})}
+	e.startRelay(relay.Options{BatchSize: 10}, func(p queue.Batcher) queue.Batcher {
+		gate.Batcher = p
+		return gate
+	})
+	select {
+	case <-gate.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay sent nothing")
+	}
+	// The first batch, the ten committed events without the held one, is being sent.
+	if err := producer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	v2 := newEvent(t, 1, 2, "")
+	publish(t, e.db.DB, v2)
+	want[v2.EventID] = true
+	close(gate.release)
+
+	checkDelivery(t, want, e.collectIDs(want, time.Minute))
+	var order []string
+	for _, m := range gate.messages() {
+		if m.UUID == v1.EventID || m.UUID == v2.EventID {
+			order = append(order, m.UUID)
+		}
+	}
+	if len(order) != 2 || order[0] != v1.EventID {
+		t.Fatalf("order 1's events sent as %v, want version 1 (%s) before version 2 (%s)", order, v1.EventID, v2.EventID)
+	}
+}
+
+// gateBatcher holds every send until release is closed, and records what was accepted, in order.
+type gateBatcher struct {
+	recordingBatcher
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *gateBatcher) SendBatch(ctx context.Context, msgs []*message.Message) ([]error, error) {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return b.recordingBatcher.SendBatch(ctx, msgs)
+}
+
 // TestGracefulShutdown: stopping mid-batch deletes what was delivered and releases the rest, so a
 // restarted relay sends each event once more at most once (the one in flight at the stop).
 func TestGracefulShutdown(t *testing.T) {
