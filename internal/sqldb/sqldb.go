@@ -118,6 +118,9 @@ func Open(ctx context.Context, c Config, log *slog.Logger) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The driver otherwise prints its own lines (a connection reset, a bad packet) to stderr through a
+	// process-wide logger; this connector's go to the JSON log.
+	mc.Logger = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("database: %v", err)

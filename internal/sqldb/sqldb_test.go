@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/config"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/sqldb"
 )
 
@@ -256,6 +258,43 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("open by DSN: %v", err)
 	}
 	db2.Close()
+}
+
+// The driver's own lines (here: an idle connection found dead when it is reused) reach the process's JSON
+// log, not stderr.
+func TestOpenSendsDriverLinesToTheLog(t *testing.T) {
+	test := dbtest.New(t, "customers")
+	proxy := test.NewProxy(t)
+	var buf proctest.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	db, err := sqldb.Open(context.Background(), sqldb.Config{DSN: proxy.DSN(test.DSN), ConnectTimeout: 2 * time.Second}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Down()
+	proxy.Up()
+	if _, err := db.Exec("SELECT 1"); err != nil {
+		t.Fatalf("a dead idle connection should be replaced: %v", err)
+	}
+	var line struct {
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+	}
+	for l := range strings.Lines(buf.String()) {
+		if strings.Contains(l, "closing bad idle connection") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatalf("driver line is not JSON: %q", l)
+			}
+		}
+	}
+	if line.Level != "WARN" {
+		t.Fatalf("no WARN line from the driver in the log:\n%s", buf.String())
+	}
 }
 
 func TestOpenFailures(t *testing.T) {

@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/b2b/backoffice/internal/logging"
 	"github.com/b2b/backoffice/internal/queue"
 	"github.com/b2b/backoffice/internal/sqldb"
@@ -50,7 +48,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return admin(ctx, cfg, args, stdout)
 	}
 	log := logging.New(stdout, service, cfg.LogLevel)
-	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("starting", "config", cfg)
 
 	dbc := cfg.DB

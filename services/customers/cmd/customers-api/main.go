@@ -5,15 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/logging"
@@ -42,8 +39,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := logging.New(stdout, customerapi.Service, cfg.LogLevel)
-	// The driver otherwise prints its own lines to stderr; keep them in the JSON log.
-	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("starting", "config", cfg)
 
 	db, err := sqldb.Open(ctx, cfg.DB, log)

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -27,7 +26,6 @@ import (
 
 	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/logging"
@@ -68,8 +66,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, args
 		return err
 	}
 	log := logging.New(stdout, reportapi.Service, cfg.LogLevel)
-	// The driver otherwise prints its own lines to stderr; keep them in the JSON log.
-	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("starting", "config", cfg)
 
 	db, err := sqldb.Open(ctx, cfg.DB, log)
