@@ -1,10 +1,11 @@
 // Package customerstest runs the real customers-api for other services' tests: the binary built by
 // proctest, on a fresh customers database, holding customers 1, 2 and 3. A test package that uses it
-// calls proctest.Main from its TestMain.
+// calls proctest.Main from its TestMain. AuditLog reads a customers database's audit trail.
 package customerstest
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,4 +98,29 @@ func Start(t testing.TB, token string) *Server {
 		}
 	}
 	return s
+}
+
+// AuditLog returns every audit_log record of a customers database, oldest first, as
+// "action by actor/bound customer of entity id (correlation id)".
+func AuditLog(t testing.TB, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), entity_type, entity_id, COALESCE(correlation_id, '')
+		FROM audit_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var action, actor, entity, corr string
+		var bound, id int64
+		if err := rows.Scan(&action, &actor, &bound, &entity, &id, &corr); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s by %s/%d of %s %d (%s)", action, actor, bound, entity, id, corr))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

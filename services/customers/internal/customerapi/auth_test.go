@@ -12,6 +12,7 @@ import (
 	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/proctest"
+	"github.com/b2b/backoffice/services/customers/customerstest"
 )
 
 // sample is a valid request of one operation: what the scope test sends.
@@ -187,20 +188,7 @@ func testAudit(t *testing.T, c *apitest.Contract) {
 	a.do(http.MethodGet, path, "", bob...).want(t, http.StatusOK, "")
 	a.do(http.MethodDelete, path, "", alice...).want(t, http.StatusNoContent, "")
 
-	rows, err := a.db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), entity_type, entity_id, COALESCE(correlation_id, '') FROM audit_log ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var action, actor, entity, corr string
-		var bound, id int64
-		if err := rows.Scan(&action, &actor, &bound, &entity, &id, &corr); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s by %s/%d of %s %d (%s)", action, actor, bound, entity, id, corr))
-	}
+	got := customerstest.AuditLog(t, a.db.DB)
 	want := []string{
 		fmt.Sprintf("customer.created by ops-alice/0 of customer %d (audit-1)", cu.ID),
 		fmt.Sprintf("customer.updated by ops-bob/0 of customer %d (audit-2)", cu.ID),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/services/customers/customerstest"
 	"github.com/b2b/backoffice/services/customers/internal/customer"
 	"github.com/b2b/backoffice/services/customers/internal/customerdb"
 )
@@ -153,24 +154,11 @@ func TestAuditRecordsEveryChangeAndOnlyThose(t *testing.T) {
 	if err := s.Delete(ctx, c.ID, by(customer.ActionDeleted)); !errors.Is(err, customer.ErrNotFound) {
 		t.Fatalf("delete twice: got %v, want CUSTOMER_NOT_FOUND", err)
 	}
-	rows, err := db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), entity_type, entity_id, COALESCE(correlation_id, '') FROM audit_log ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var action, actor, entity, corr string
-		var bound, id int64
-		if err := rows.Scan(&action, &actor, &bound, &entity, &id, &corr); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s %s/%d %s %d %s", action, actor, bound, entity, id, corr))
-	}
+	got := customerstest.AuditLog(t, db.DB)
 	want := []string{
-		fmt.Sprintf("customer.created ops-test/0 customer %d corr-test", c.ID),
-		fmt.Sprintf("customer.updated acme-bot/7 customer %d corr-test", c.ID),
-		fmt.Sprintf("customer.deleted ops-test/0 customer %d corr-test", c.ID),
+		fmt.Sprintf("customer.created by ops-test/0 of customer %d (corr-test)", c.ID),
+		fmt.Sprintf("customer.updated by acme-bot/7 of customer %d (corr-test)", c.ID),
+		fmt.Sprintf("customer.deleted by ops-test/0 of customer %d (corr-test)", c.ID),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit log:\ngot  %q\nwant %q", got, want)

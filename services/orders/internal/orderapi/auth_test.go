@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/apitest"
 	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/services/orders"
 	"github.com/b2b/backoffice/services/orders/internal/orderapi"
+	"github.com/b2b/backoffice/services/orders/internal/orderstest"
 )
 
 // call sends one request to the env's routes in-process, with the Authorization header authz ("" for
@@ -264,50 +264,6 @@ func TestCustomerBoundToken(t *testing.T) {
 	})
 }
 
-// auditRow is an audit_log row as text.
-func (e *env) auditRows(entity string, entityID int64) []string {
-	e.t.Helper()
-	rows, err := e.db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), COALESCE(correlation_id, '') FROM audit_log
-		WHERE entity_type = ? AND entity_id = ? ORDER BY id`, entity, entityID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var action, actor, corr string
-		var bound int64
-		if err := rows.Scan(&action, &actor, &bound, &corr); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s by %s/%d (%s)", action, actor, bound, corr))
-	}
-	return out
-}
-
-// outboxActors returns "type by actor" of the outbox events of aggregate id, in order.
-func (e *env) outboxActors(aggregateID string) []string {
-	e.t.Helper()
-	rows, err := e.db.Query("SELECT payload FROM outbox WHERE JSON_VALUE(payload, '$.aggregate_id') = ? ORDER BY `offset`", aggregateID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			e.t.Fatal(err)
-		}
-		var ev events.Envelope
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, ev.Type+" by "+ev.Actor)
-	}
-	return out
-}
-
 // TestAudit: every change of a product or an order records who made it (the token's sub, and the
 // customer a customer-bound token is bound to) with the request's correlation id, in the change's
 // transaction; the order's events carry the same actor; a request that changes nothing (a replay, a
@@ -326,7 +282,7 @@ func TestAudit(t *testing.T) {
 	r.json(t, &p)
 	e.do("PATCH", "/products/"+id(p.ID), `{"stock":40}`, as(bob, "au-2")...)
 	e.do("PATCH", "/products/"+id(p.ID), `{"stock":-1}`, as(bob, "au-bad")...)
-	if got, want := e.auditRows("product", p.ID), []string{"product.created by ops-alice/0 (au-1)", "product.updated by ops-bob/0 (au-2)"}; !slices.Equal(got, want) {
+	if got, want := orderstest.Audit(t, e.db.DB, "product", p.ID), []string{"product.created by ops-alice/0 (au-1)", "product.updated by ops-bob/0 (au-2)"}; !slices.Equal(got, want) {
 		t.Errorf("product audit:\ngot  %q\nwant %q", got, want)
 	}
 
@@ -337,14 +293,14 @@ func TestAudit(t *testing.T) {
 	e.do("POST", "/orders/"+id(o.ID)+"/confirm", nil, as(bob, "au-4b", "X-Idempotency-Key", "au-confirm-again")...)
 	e.do("POST", "/orders/"+id(o.ID)+"/cancel", nil, as(bob, "au-5")...)
 	e.do("POST", "/orders/"+id(o.ID)+"/cancel", nil, as(alice, "au-5b")...)
-	if got, want := e.auditRows("order", o.ID), []string{
+	if got, want := orderstest.Audit(t, e.db.DB, "order", o.ID), []string{
 		"order.created by acme-integration/1 (au-3)",
 		"order.confirmed by ops-alice/0 (au-4)",
 		"order.canceled by ops-bob/0 (au-5)",
 	}; !slices.Equal(got, want) {
 		t.Errorf("order audit:\ngot  %q\nwant %q", got, want)
 	}
-	if got, want := e.outboxActors(id(o.ID)), []string{"order.created by acme-integration", "order.confirmed by ops-alice", "order.canceled by ops-bob"}; !slices.Equal(got, want) {
+	if got, want := orderstest.Actors(t, e.db.DB, id(o.ID)), []string{"order.created by acme-integration", "order.confirmed by ops-alice", "order.canceled by ops-bob"}; !slices.Equal(got, want) {
 		t.Errorf("events:\ngot  %q\nwant %q", got, want)
 	}
 

@@ -1,61 +1,16 @@
 package orderworker_test
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/identity"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/services/orders/internal/orderstest"
 	"github.com/b2b/backoffice/services/orders/internal/orderworker"
 )
-
-// actors returns "type by actor" of every outbox event of aggregate id, in order.
-func (e *env) actors(aggregateID string) []string {
-	e.t.Helper()
-	rows, err := e.db.Query("SELECT payload FROM outbox WHERE JSON_VALUE(payload, '$.aggregate_id') = ? ORDER BY `offset`", aggregateID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			e.t.Fatal(err)
-		}
-		var ev events.Envelope
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, ev.Type+" by "+ev.Actor)
-	}
-	return out
-}
-
-// audit returns the audit records of order id as "action by actor/customer (correlation id)".
-func (e *env) audit(orderID int64) []string {
-	e.t.Helper()
-	rows, err := e.db.Query(`SELECT action, actor, COALESCE(actor_customer_id, 0), COALESCE(correlation_id, '') FROM audit_log
-		WHERE entity_type = 'order' AND entity_id = ? ORDER BY id`, orderID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var action, actor, corr string
-		var bound int64
-		if err := rows.Scan(&action, &actor, &bound, &corr); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s by %s/%d (%s)", action, actor, bound, corr))
-	}
-	return out
-}
 
 // The worker's changes are made in the name of the command's actor: the audit records and the events
 // of the order say who asked for it through the orchestrator.
@@ -69,10 +24,10 @@ func TestPlaceOrderActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, v := e.orderRequest("pa-bound")
-	if got, want := e.audit(v.Order.ID), []string{"order.created by globex-integration/2 (corr-pa-bound)", "order.confirmed by globex-integration/2 (corr-pa-bound)"}; !slices.Equal(got, want) {
+	if got, want := orderstest.Audit(t, e.db.DB, "order", v.Order.ID), []string{"order.created by globex-integration/2 (corr-pa-bound)", "order.confirmed by globex-integration/2 (corr-pa-bound)"}; !slices.Equal(got, want) {
 		t.Errorf("audit:\ngot  %q\nwant %q", got, want)
 	}
-	if got, want := e.actors(id(v.Order.ID)), []string{"order.created by globex-integration", "order.confirmed by globex-integration"}; !slices.Equal(got, want) {
+	if got, want := orderstest.Actors(t, e.db.DB, id(v.Order.ID)), []string{"order.created by globex-integration", "order.confirmed by globex-integration"}; !slices.Equal(got, want) {
 		t.Errorf("events: got %q, want %q", got, want)
 	}
 
@@ -83,7 +38,7 @@ func TestPlaceOrderActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, v = e.orderRequest("pa-anon")
-	if got, want := e.actors(id(v.Order.ID)), []string{"order.created by " + identity.Anonymous, "order.confirmed by " + identity.Anonymous}; !slices.Equal(got, want) {
+	if got, want := orderstest.Actors(t, e.db.DB, id(v.Order.ID)), []string{"order.created by " + identity.Anonymous, "order.confirmed by " + identity.Anonymous}; !slices.Equal(got, want) {
 		t.Errorf("events of an anonymous command: got %q, want %q", got, want)
 	}
 }
@@ -102,7 +57,7 @@ func TestPlaceOrderForAnotherCustomer(t *testing.T) {
 	if n := e.count(`SELECT COUNT(*) FROM orders`); n != 0 {
 		t.Errorf("orders: got %d, want none", n)
 	}
-	if got := e.actors("pa-other"); !slices.Equal(got, []string{"order.rejected by acme-integration"}) {
+	if got := orderstest.Actors(t, e.db.DB, "pa-other"); !slices.Equal(got, []string{"order.rejected by acme-integration"}) {
 		t.Errorf("events: got %q, want order.rejected by the caller", got)
 	}
 	_, v := e.orderRequest("pa-other")
@@ -137,7 +92,7 @@ func TestResumedRequestKeepsItsActor(t *testing.T) {
 	if v.Status != events.RequestConfirmed {
 		t.Fatalf("after redelivery: got %+v", v)
 	}
-	if got, want := e.audit(v.Order.ID), []string{"order.created by ops-carol/0 (corr-pa-crash)", "order.confirmed by ops-carol/0 (corr-pa-crash)"}; !slices.Equal(got, want) {
+	if got, want := orderstest.Audit(t, e.db.DB, "order", v.Order.ID), []string{"order.created by ops-carol/0 (corr-pa-crash)", "order.confirmed by ops-carol/0 (corr-pa-crash)"}; !slices.Equal(got, want) {
 		t.Errorf("audit:\ngot  %q\nwant %q", got, want)
 	}
 }
