@@ -25,6 +25,7 @@ import (
 	"github.com/b2b/backoffice/events"
 	"github.com/b2b/backoffice/internal/auth/authtest"
 	"github.com/b2b/backoffice/internal/dbtest"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/sqstest"
 )
 
@@ -75,31 +76,13 @@ func build(dir string) error {
 	return nil
 }
 
-// logBuffer collects a process's output; safe for the process's writer and the test's readers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc is one started binary.
 type proc struct {
 	t    *testing.T
 	name string
 	args []string
 	env  []string
-	out  *logBuffer
+	out  *proctest.Buffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -108,7 +91,7 @@ type proc struct {
 }
 
 func newProc(t *testing.T, name string, env map[string]string, args ...string) *proc {
-	p := &proc{t: t, name: name, args: args, out: &logBuffer{}}
+	p := &proc{t: t, name: name, args: args, out: &proctest.Buffer{}}
 	p.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
 	for k, v := range env {
 		p.env = append(p.env, k+"="+v)

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/b2b/backoffice/internal/auth"
 	"github.com/b2b/backoffice/internal/logging"
+	"github.com/b2b/backoffice/internal/proctest"
 	"github.com/b2b/backoffice/internal/web"
 )
 
@@ -179,22 +179,7 @@ func publicJWK(t *testing.T, key any, kid string, use jwkset.USE) jwkset.JWKMars
 }
 
 // logBuf collects JSON log lines; the key set's background refresh writes from its own goroutine.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuf struct{ proctest.Buffer }
 
 // lines returns the log lines whose msg is msg.
 func (b *logBuf) lines(t *testing.T, msg string) []map[string]any {
