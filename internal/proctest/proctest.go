@@ -4,6 +4,7 @@ package proctest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -107,4 +109,27 @@ func (b *Buffer) Lines() []string {
 		return strings.Split(s[:i], "\n")
 	}
 	return nil
+}
+
+// WaitForLog polls out, a JSON log, until a line with msg appears and returns its attribute attr. It
+// fails t when done (the process or in-process server's result) yields first, or after 30 seconds.
+func WaitForLog(t testing.TB, out *Buffer, done <-chan error, msg, attr string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, out.String())
+		default:
+		}
+		for _, l := range out.Lines() {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+				return fmt.Sprint(m[attr])
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %q log line within the deadline:\n%s", msg, out.String())
+	return ""
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -76,7 +75,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, getenv, out) }()
 
-	addr := waitForLog(t, out, done, "listening", "addr")
+	addr := proctest.WaitForLog(t, out, done, "listening", "addr")
 	_, port, _ := net.SplitHostPort(addr)
 	base := "http://127.0.0.1:" + port
 
@@ -142,29 +141,6 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"shutting down"`) {
 		t.Fatalf("no shutdown line in\n%s", logs)
 	}
-}
-
-// waitForLog polls the JSON log until a line with msg appears and returns its attribute attr.
-func waitForLog(t *testing.T, out *proctest.Buffer, done <-chan error, msg, attr string) string {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, out.String())
-		default:
-		}
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-				return fmt.Sprint(m[attr])
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %q log line within the deadline:\n%s", msg, out.String())
-	return ""
 }
 
 func requestLines(t *testing.T, logs string) []map[string]any {

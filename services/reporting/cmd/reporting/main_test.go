@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -213,7 +212,7 @@ func startInProcess(t *testing.T, sqs *sqstest.Server, db *dbtest.DB, extra map[
 			t.Logf("reporting logs:\n%s", s.logs.String())
 		}
 	})
-	addr := waitForLog(t, s.logs, s.done, "listening", "addr")
+	addr := proctest.WaitForLog(t, s.logs, s.done, "listening", "addr")
 	_, port, _ := net.SplitHostPort(addr)
 	s.url = "http://127.0.0.1:" + port
 	return s
@@ -235,29 +234,6 @@ func (s *inProcess) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("run did not return within 30s of cancel")
 	}
-}
-
-// waitForLog polls the JSON log until a line with msg appears and returns its attribute attr.
-func waitForLog(t *testing.T, out *proctest.Buffer, done <-chan error, msg, attr string) string {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, out.String())
-		default:
-		}
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-				return fmt.Sprint(m[attr])
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %q log line within the deadline:\n%s", msg, out.String())
-	return ""
 }
 
 // logLines returns the JSON log lines with msg.
